@@ -1,0 +1,149 @@
+"""Evaluation protocols: which rows of a SampleSet train, tune the threshold (dev) and test.
+
+Generic protocols work on any SampleSet with ``domain``/``pai``/``split`` columns:
+
+- ``intra``                      train/dev/test by the dataset's own subject-disjoint split, all domains.
+- ``lodo:<domain>``              train+dev on the other domains, test on every dev+test subject of <domain>.
+- ``unseen-attack:<pai>``        train+dev without PAI family <pai>, test on bona fide + <pai> only.
+- ``adapt:<source>-><target>``   source domain (train split) in ``extra["source"]``; train = k labelled
+                                 target samples per class (``k`` option), dev/test = target dev/test.
+
+Dataset-specific protocols (OULU-NPU P1–P4, OCIM) register themselves with ``register_protocol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vaultlab.data.sampleset import ATTACK, BONA_FIDE, SampleSet, Splits, pai_family
+
+
+class ProtocolError(ValueError):
+    """A protocol name or argument that does not fit the dataset."""
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    name: str  # "lodo"
+    arg: str  # "D1" ("" when none)
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}:{self.arg}" if self.arg else self.name
+
+
+ProtocolFn = Callable[[SampleSet, str, dict], Splits]
+_REGISTRY: dict[str, ProtocolFn] = {}
+
+
+def register_protocol(name: str) -> Callable[[ProtocolFn], ProtocolFn]:
+    def deco(fn: ProtocolFn) -> ProtocolFn:
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def known_protocols() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def parse_protocol(text: str) -> ProtocolSpec:
+    name, _, arg = text.strip().partition(":")
+    if name not in _REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(name, _REGISTRY, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ProtocolError(f"unknown protocol {text!r}; known: {', '.join(known_protocols())}.{hint}")
+    return ProtocolSpec(name, arg)
+
+
+def make_splits(data: SampleSet, protocol: str, options: dict | None = None) -> Splits:
+    spec = parse_protocol(protocol)
+    splits = _REGISTRY[spec.name](data, spec.arg, dict(options or {}))
+    for part, subset in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
+        if len(subset) == 0:
+            raise ProtocolError(f"protocol {protocol!r} leaves the {part} split empty on {data.meta.get('name', 'this dataset')}")
+    return splits
+
+
+def _need_arg(name: str, arg: str, choices: list[str]) -> None:
+    if not arg:
+        raise ProtocolError(f"protocol {name!r} needs an argument, e.g. {name}:{choices[0]} (choices: {', '.join(choices)})")
+    if arg not in choices:
+        raise ProtocolError(f"protocol {name}:{arg}: {arg!r} is not one of {', '.join(choices)}")
+
+
+@register_protocol("intra")
+def intra(data: SampleSet, arg: str, options: dict) -> Splits:
+    return Splits(
+        protocol="intra",
+        train=data.select(data.split == "train"),
+        dev=data.select(data.split == "dev"),
+        test=data.select(data.split == "test"),
+        description="all domains; subject-disjoint train/dev/test",
+    )
+
+
+@register_protocol("lodo")
+def leave_one_domain_out(data: SampleSet, arg: str, options: dict) -> Splits:
+    _need_arg("lodo", arg, data.domains())
+    seen = data.domain != arg
+    return Splits(
+        protocol=f"lodo:{arg}",
+        train=data.select(seen & (data.split == "train")),
+        dev=data.select(seen & (data.split == "dev")),
+        test=data.select(~seen & (data.split != "train")),
+        description=f"train on {', '.join(d for d in data.domains() if d != arg)}; test on unseen domain {arg}",
+    )
+
+
+@register_protocol("unseen-attack")
+def unseen_attack(data: SampleSet, arg: str, options: dict) -> Splits:
+    families = sorted({pai_family(p) for p in data.pais()})
+    _need_arg("unseen-attack", arg, families)
+    family = np.array([pai_family(p) for p in data.pai.tolist()])
+    held_out = family == arg
+    return Splits(
+        protocol=f"unseen-attack:{arg}",
+        train=data.select(~held_out & (data.split == "train")),
+        dev=data.select(~held_out & (data.split == "dev")),
+        test=data.select((held_out | (data.label == BONA_FIDE)) & (data.split == "test")),
+        description=f"train without {arg} attacks; test on bona fide + {arg}",
+    )
+
+
+@register_protocol("adapt")
+def adapt(data: SampleSet, arg: str, options: dict) -> Splits:
+    source, sep, target = arg.partition("->")
+    domains = data.domains()
+    if not sep or source not in domains or target not in domains or source == target:
+        raise ProtocolError(f"protocol adapt:{arg}: write adapt:<source>-><target> with two different domains of {', '.join(domains)}")
+    k = int(options.get("k", 16))
+    rng = np.random.default_rng(int(options.get("seed", 0)))
+    in_target_train = np.flatnonzero((data.domain == target) & (data.split == "train"))
+    chosen: list[int] = []
+    for cls in (BONA_FIDE, ATTACK):
+        # k labelled target *videos* per class would leak frames across; k frames from k distinct videos.
+        rows = in_target_train[data.label[in_target_train] == cls]
+        by_video: dict[str, list[int]] = {}
+        for r in rows.tolist():
+            by_video.setdefault(str(data.video[r]), []).append(r)
+        videos = sorted(by_video)
+        rng.shuffle(videos)
+        if len(videos) < k:
+            raise ProtocolError(f"protocol adapt:{arg}: k={k} but the target has only {len(videos)} {'bona fide' if cls else 'attack'} training videos")
+        chosen += [by_video[v][0] for v in videos[:k]]
+    target_dev = (data.domain == target) & (data.split == "dev")
+    return Splits(
+        protocol=f"adapt:{arg}",
+        train=data.select(np.array(sorted(chosen))),
+        dev=data.select(target_dev),
+        test=data.select((data.domain == target) & (data.split == "test")),
+        description=f"source {source} (all training subjects); target {target} with k={k} labelled samples per class",
+        extra={"source": data.select((data.domain == source) & (data.split == "train"))},
+    )

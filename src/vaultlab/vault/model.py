@@ -1,0 +1,101 @@
+"""What vaultlab reads out of one note. Pure data; the parser in ``vault.note`` fills it.
+
+Line numbers are 1-based lines of the file as the user sees it in an editor (the frontmatter's
+opening ``---`` is line 1), so every diagnostic can say ``path:line``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in the vault: ``path:line: message`` plus what to do about it."""
+
+    path: str  # vault-relative, '/'-separated
+    line: int  # 1-based; 0 when the problem is the whole file
+    severity: str  # "error" (file not usable / not written) | "warning"
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        tail = f" — {self.hint}" if self.hint else ""
+        return f"{where}: {self.severity}: {self.message}{tail}"
+
+
+@dataclass(frozen=True)
+class SummaryField:
+    """One ``**Label:** value`` line of the Quick Summary."""
+
+    label: str  # as written, e.g. "Backbone"
+    key: str  # normalised: lower-case, spaces → "_", e.g. "backbone", "static/dynamic" → "static_dynamic"
+    value: str  # raw text after the colon, stripped
+    line: int  # 1-based
+
+    @property
+    def items(self) -> list[str]:
+        """Comma-separated values, stripped, empties dropped ("MMD loss , Paired Similarity" → 2 items)."""
+        return [part.strip() for part in self.value.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Task:
+    line: int  # 1-based
+    mark: str  # the character inside the brackets
+    text: str
+
+    @property
+    def checked(self) -> bool:
+        # Obsidian: any character but a space marks a task as done.
+        return self.mark != " "
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    level: int
+    start: int  # 1-based line of the heading (or label line)
+    end: int  # 1-based last line (inclusive)
+
+
+@dataclass
+class Note:
+    path: Path  # absolute
+    relpath: str  # vault-relative, '/'-separated
+    text: str  # decoded text, BOM removed, line endings as in the file
+    digest: str  # sha256 of the raw bytes as read (for conflict detection)
+    frontmatter: dict[str, Any] = field(default_factory=dict)  # YAML 1.2 values
+    frontmatter_lines: dict[str, int] = field(default_factory=dict)  # key → 1-based line
+    has_frontmatter: bool = False
+    title: str = ""  # first H1, else the file stem
+    summary: list[SummaryField] = field(default_factory=list)
+    progress_tasks: list[Task] = field(default_factory=list)  # Reading Progress tasks only
+    sections: list[Section] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    is_paper: bool = False
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    def summary_field(self, key: str) -> SummaryField | None:
+        for f in self.summary:
+            if f.key == key:
+                return f
+        return None
+
+    @property
+    def progress(self) -> int | None:
+        """0–100 from the Reading Progress tasks; None when the note has none."""
+        if not self.progress_tasks:
+            return None
+        done = sum(t.checked for t in self.progress_tasks)
+        return round(100 * done / len(self.progress_tasks))
+
+    @property
+    def usable(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)

@@ -1,0 +1,151 @@
+"""What a recipe is: given a context (splits, hyper-parameters, the engine), train and score.
+
+A recipe returns one or more *arms* — "method" (the paper) and "baseline" (same backbone + BCE, or
+what the paper's own baseline is) — each with bona fide probabilities for the dev and test rows.
+Metrics are computed elsewhere (``vaultlab.metrics``) from those scores alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vaultlab.data.sampleset import SampleSet, Splits
+from vaultlab.engine.batches import BatchSpec
+from vaultlab.engine.core import Engine, StageRecord, seed_everything
+from vaultlab.nn.backbones import Classifier, build_backbone, load_pretrained
+from vaultlab.recipes import RECIPE_MODULES
+
+
+class RecipeError(ValueError):
+    """A recipe cannot run with these settings (clear message for the user)."""
+
+
+@dataclass
+class ArmScores:
+    name: str  # "method" | "baseline"
+    description: str
+    dev: np.ndarray  # bona fide probability per dev row
+    test: np.ndarray  # bona fide probability per test row
+
+
+@dataclass
+class RecipeResult:
+    arms: dict[str, ArmScores]
+    notes: list[str] = field(default_factory=list)  # facts the result note must state (e.g. "trained from scratch")
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded in the run (e.g. the few-shot reference rows)
+
+
+@dataclass
+class RecipeContext:
+    splits: Splits
+    engine: Engine
+    hp: dict[str, Any]  # resolved hyper-parameters (card profile < vault config < --set)
+    components: dict[str, Any]  # backbone, losses, input, variant …
+    seed: int
+    profile: str
+    pretrained: str | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.hp.get(key, default)
+
+    def require(self, key: str) -> Any:
+        if key not in self.hp:
+            raise RecipeError(f"hyper-parameter {key!r} is not set by the method card's profile {self.profile!r}; pass --set {key}=...")
+        return self.hp[key]
+
+    def batch_spec(self, **overrides) -> BatchSpec:
+        base = dict(batch_size=int(self.get("batch_size", 64)), image_size=self.get("input_size"), hflip=bool(self.get("hflip", True)))
+        base.update(overrides)
+        return BatchSpec(**base)
+
+    def eval_spec(self, **overrides) -> BatchSpec:
+        spec = self.batch_spec(**overrides)
+        spec.hflip = False
+        spec.batch_size = max(spec.batch_size, 128)
+        return spec
+
+
+class Recipe:
+    name: ClassVar[str]
+
+    def run(self, ctx: RecipeContext) -> RecipeResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Recipe]] = {}
+
+
+def register_recipe(cls: type[Recipe]) -> type[Recipe]:
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in _REGISTRY and name in RECIPE_MODULES:
+        try:
+            importlib.import_module(RECIPE_MODULES[name])
+        except ModuleNotFoundError as exc:
+            if exc.name == RECIPE_MODULES[name]:
+                raise RecipeError(f"recipe {name!r} is not implemented yet in this version of vaultlab") from None
+            raise
+    if name not in _REGISTRY:
+        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPE_MODULES))}")
+    return _REGISTRY[name]()
+
+
+# -- shared pieces: the backbone + BCE classifier that every Baseline column uses ------------------
+
+def make_optimizer(params, hp: dict[str, Any], prefix: str = "") -> torch.optim.Optimizer:
+    lr = float(hp.get(f"{prefix}lr", hp.get("lr", 1e-3)))
+    wd = float(hp.get(f"{prefix}weight_decay", hp.get("weight_decay", 0.0)))
+    name = str(hp.get(f"{prefix}optimizer", hp.get("optimizer", "adam"))).lower()
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
+    raise RecipeError(f"optimizer {name!r} is not one of adam, adamw, sgd")
+
+
+def build_classifier(ctx: RecipeContext, backbone: str, **options) -> Classifier:
+    model = Classifier(build_backbone(backbone, **options))
+    if ctx.pretrained:
+        loaded = load_pretrained(model, ctx.pretrained)
+        ctx.engine.console.print(f"[green]loaded {len(loaded)} tensors from {ctx.pretrained}[/green]")
+    return ctx.engine.prepare(model)
+
+
+def bce_step(model: Classifier):
+    def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        logits = model(batch["image"])
+        return {"loss": F.binary_cross_entropy_with_logits(logits.float(), batch["label"].float())}
+
+    return step
+
+
+def train_bce_classifier(ctx: RecipeContext, stage: str, data: SampleSet, backbone: str, *, epochs: int,
+                         seed_offset: int = 0, backbone_options: dict | None = None, prefix: str = "") -> tuple[Classifier, StageRecord]:
+    """Backbone + BCE on ``data``: the baseline everywhere, the teacher in distillation."""
+    seed_everything(ctx.seed * 1_000 + seed_offset)
+    model = build_classifier(ctx, backbone, **(backbone_options or {}))
+    optimizer = make_optimizer(model.parameters(), ctx.hp, prefix)
+    batches = ctx.engine.batches(data, ctx.batch_spec(balanced=bool(ctx.get("balanced", False))), shuffle=True,
+                                 seed=ctx.seed * 1_000 + seed_offset, steps_per_epoch=ctx.get(f"{prefix}steps_per_epoch"))
+    record = ctx.engine.fit(stage, {"model": model}, optimizer, batches, bce_step(model), epochs, seed=ctx.seed * 1_000 + seed_offset)
+    return model, record
+
+
+def score_classifier(ctx: RecipeContext, model: Classifier, data: SampleSet) -> np.ndarray:
+    batches = ctx.engine.batches(data, ctx.eval_spec(), shuffle=False)
+    return ctx.engine.predict([model], lambda b: torch.sigmoid(model(b["image"]).float()), batches)
+
+
+def dev_test_scores(ctx: RecipeContext, model: Classifier) -> tuple[np.ndarray, np.ndarray]:
+    return score_classifier(ctx, model, ctx.splits.dev), score_classifier(ctx, model, ctx.splits.test)

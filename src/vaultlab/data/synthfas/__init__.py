@@ -1,0 +1,263 @@
+"""SynthFAS: the embedded procedural face anti-spoofing benchmark (DESIGN.md §5).
+
+    data = generate_synthfas(SynthFASConfig(seed=0))                 # a SampleSet
+    data = load_or_generate(SynthFASConfig(), Path(".vaultlab/cache"))  # cached by config hash
+
+Per subject (identity fixed across domains) and per capture domain (D0 lab, D1 webcam, D2 phone,
+D3 lowres: light, background, camera, printer and screen of its own), the generator makes
+``bona_fide_videos`` live videos and ``attack_videos`` videos of each PAI (print-lq, print-hq,
+replay-lq, replay-hq), ``frames`` frames each. Attacks re-present a bona fide rendering of the same
+subject (see ``attacks``). Subjects are split 60/20/20 into train/dev/test.
+
+Deterministic: the same config gives the same bytes (on the same torch build; generation runs in
+fixed-size chunks, each with its own seeded generator, so the result does not depend on threads or
+progress reporting).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaultlab.data.sampleset import ATTACK, BONA_FIDE, SampleSet
+from vaultlab.data.synthfas import attacks as _attacks
+from vaultlab.data.synthfas import render as _render
+from vaultlab.data.synthfas.camera import capture
+from vaultlab.data.synthfas.domains import DOMAINS, camera_for
+from vaultlab.data.synthfas.render import PARSING_CLASSES
+
+GENERATOR_VERSION = "synthfas-1"
+PAIS = ("print-lq", "print-hq", "replay-lq", "replay-hq")
+ATTACK_PARSING = (
+    "face parsing of the displayed (printed/replayed) face, warped through the instrument's geometry; "
+    "0 outside the face and outside the sheet. Depth is all zeros for attacks."
+)
+CHUNK_SUBJECTS = 16  # subjects per generation batch (part of the byte-level definition of a config)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SynthFASConfig:
+    seed: int = 0
+    image_size: int = 64
+    subjects: int = 120
+    frames: int = 2  # frames per video
+    bona_fide_videos: int = 4  # live videos per subject and domain
+    attack_videos: int = 1  # videos per PAI species, subject and domain
+    domains: tuple[str, ...] = ("D0", "D1", "D2", "D3")
+    art: float = 2.0  # attack strength of the low-quality attacks
+    hq: float = 0.5  # high-quality strength = art * hq
+    dom: float = 1.3  # how far each domain's camera departs from a neutral one
+    spread: float = 1.8  # instrument spread across domains (halftone frequency, screen pitch)
+    emphasis: float = 1.6  # domain-specific artefact emphasis ("spec 1"); 1.0 = same mix everywhere
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.domains if d not in DOMAINS]
+        if unknown:
+            raise ValueError(f"unknown SynthFAS domain(s) {unknown}; known: {', '.join(DOMAINS)}")
+        if self.image_size < 16:
+            raise ValueError("image_size must be at least 16")
+        if self.subjects < 3 or self.frames < 1 or self.bona_fide_videos < 1 or self.attack_videos < 1:
+            raise ValueError("need at least 3 subjects and one frame, bona fide video and attack video")
+
+    @property
+    def images_per_subject_domain(self) -> int:
+        return self.frames * (self.bona_fide_videos + len(PAIS) * self.attack_videos)
+
+    @property
+    def n_images(self) -> int:
+        return self.subjects * len(self.domains) * self.images_per_subject_domain
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["domains"], d["split"] = list(self.domains), list(self.split)
+        return d
+
+    def digest(self) -> str:
+        text = json.dumps({"version": GENERATOR_VERSION, "config": self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_path(config: SynthFASConfig, cache_dir: Path) -> Path:
+    return Path(cache_dir) / f"synthfas-{config.digest()}.npz"
+
+
+def load_or_generate(config: SynthFASConfig, cache_dir: Path, progress: Progress | None = None) -> SampleSet:
+    """The cached SampleSet for ``config`` if present (and readable), else generate and cache it."""
+    path = cache_path(config, cache_dir)
+    if path.exists():
+        try:
+            data = SampleSet.load(path)
+            if data.meta.get("generator_version") == GENERATOR_VERSION and data.meta.get("config") == config.to_dict():
+                data.meta["cache"] = {"path": str(path), "hit": True}
+                return data
+        except Exception:  # a corrupt or foreign file: regenerate over it
+            pass
+    data = generate_synthfas(config, progress=progress)
+    data.save(path)
+    data.meta["cache"] = {"path": str(path), "hit": False}
+    return data
+
+
+def _split_of_subjects(config: SynthFASConfig) -> np.ndarray:
+    n = config.subjects
+    rng = np.random.default_rng([config.seed, 0x5B1])
+    order = rng.permutation(n)
+    n_train = int(round(config.split[0] * n))
+    n_dev = max(1, int(round(config.split[1] * n)))
+    n_train = min(n_train, n - n_dev - 1)
+    split = np.empty(n, dtype="<U5")
+    split[order[:n_train]] = "train"
+    split[order[n_train:n_train + n_dev]] = "dev"
+    split[order[n_train + n_dev:]] = "test"
+    return split
+
+
+def _light(spec, n: int, frames: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Domain light with a per-video draw and a small per-frame jitter."""
+    nv = n // frames
+    base = torch.tensor(spec.light_dir, dtype=torch.float32)
+    d = base / base.norm() + (0.25 * torch.randn(nv, 3, generator=gen)).repeat_interleave(frames, 0)
+    d = d + 0.04 * torch.randn(n, 3, generator=gen)
+    d[:, 2] = d[:, 2].abs() + 0.2
+    d = d / d.norm(dim=1, keepdim=True)
+    rgb = torch.tensor(spec.light_rgb).view(1, 3) * (1.0 + 0.05 * torch.randn(nv, 3, generator=gen)).repeat_interleave(frames, 0)
+    level = spec.light_level * (1.0 + 0.15 * torch.randn(nv, generator=gen)).repeat_interleave(frames) * (1.0 + 0.03 * torch.randn(n, generator=gen))
+    amb = spec.ambient * (1.0 + 0.2 * torch.rand(nv, generator=gen)).repeat_interleave(frames)
+    return {"dir": d, "rgb": rgb, "level": level.clamp(min=0.2), "ambient": amb}
+
+
+def _pose(n: int, frames: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    nv = n // frames
+
+    def pv(sd: float, jitter: float) -> torch.Tensor:
+        return (sd * torch.randn(nv, generator=gen)).repeat_interleave(frames) + jitter * torch.randn(n, generator=gen)
+
+    return {
+        "tx": pv(0.04, 0.01), "ty": pv(0.04, 0.01), "scale": 1.0 + pv(0.05, 0.01),
+        "roll": pv(0.08, 0.02), "yaw": pv(0.2, 0.04), "pitch": pv(0.12, 0.03),
+    }
+
+
+def _lit_background(spec, light: dict[str, torch.Tensor], n: int, size: int, gen: torch.Generator) -> torch.Tensor:
+    bg = _render.backgrounds(spec.background, torch.tensor(spec.background_rgb), n, size, gen)
+    lvl = (light["level"] * (light["ambient"] + 0.6)).view(-1, 1, 1, 1)
+    return bg * light["rgb"].view(-1, 3, 1, 1) * lvl
+
+
+def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params: dict[str, np.ndarray], gen: torch.Generator) -> dict:
+    """All rows of one domain for the subjects ``subj``."""
+    spec = DOMAINS[config.domains[dom_idx]]
+    S, F_ = config.image_size, config.frames
+    ns = len(subj)
+    bf_subj = np.repeat(subj, config.bona_fide_videos * F_)
+    bf_vid = np.tile(np.repeat(np.arange(config.bona_fide_videos), F_), ns)
+    n_bf = len(bf_subj)
+    # attack videos: per subject, per PAI, per video; one displayed photo per attack video
+    av_subj = np.repeat(subj, len(PAIS) * config.attack_videos)
+    av_pai = np.tile(np.repeat(np.arange(len(PAIS)), config.attack_videos), ns)
+    av_idx = np.tile(np.arange(config.attack_videos), ns * len(PAIS))
+    n_av = len(av_subj)
+
+    # 1. heads: bona fide frames (per-frame jitter) and the attack photos (one pose each)
+    head_subj = np.concatenate([bf_subj, av_subj])
+    sub = {k: torch.from_numpy(v[head_subj]) for k, v in params.items()}
+    pose_bf, light_bf = _pose(n_bf, F_, gen), _light(spec, n_bf, F_, gen)
+    pose_ph, light_ph = _pose(n_av, 1, gen), _light(spec, n_av, 1, gen)
+    pose = {k: torch.cat([pose_bf[k], pose_ph[k]]) for k in pose_bf}
+    light = {k: torch.cat([light_bf[k], light_ph[k]]) for k in light_bf}
+    bg = _lit_background(spec, light, n_bf + n_av, S, gen)
+    heads = _render.render_heads(sub, pose, light, bg, S)
+
+    rgb_parts, rows = [heads["rgb"][:n_bf]], []
+    depth_parts = [heads["depth"][:n_bf]]
+    pars_parts = [heads["parsing"][:n_bf]]
+    dname = spec.name
+    for s, v in zip(bf_subj.tolist(), bf_vid.tolist()):
+        rows.append((BONA_FIDE, "", s, f"{dname}-s{s:04d}-live-{v}"))
+
+    # 2. attacks, one batch per family; frames of a video share the photo and instrument draws
+    photos, photo_pars = heads["rgb"][n_bf:], heads["parsing"][n_bf:].float().unsqueeze(1)
+    for family, fn in (("print", _attacks.print_attack), ("replay", _attacks.replay_attack)):
+        sel = np.flatnonzero(np.array([PAIS[p].startswith(family) for p in av_pai]))
+        nvid = len(sel)
+        frame_of = np.repeat(sel, F_)
+        idx = torch.from_numpy(frame_of)
+        strength = torch.tensor([config.art * (config.hq if PAIS[av_pai[i]].endswith("hq") else 1.0) for i in frame_of], dtype=torch.float32)
+        light_a = _light(spec, nvid * F_, F_, gen)
+        scene = _lit_background(spec, light_a, nvid * F_, S, gen)
+        H = _attacks.sample_sheet_poses(nvid, F_, S, gen)["H"]
+        out, cover, grid = fn(photos[idx], scene, H, strength, light_a, spec, F_, config.spread, config.emphasis, gen)
+        pars = torch.nn.functional.grid_sample(photo_pars[idx], grid, mode="nearest", padding_mode="zeros", align_corners=False)
+        pars = (pars.squeeze(1) * (cover > 0.5)).to(torch.uint8)
+        rgb_parts.append(out)
+        depth_parts.append(torch.zeros(len(frame_of), S, S, dtype=torch.uint8))
+        pars_parts.append(pars)
+        for i in frame_of.tolist():
+            s = int(av_subj[i])
+            rows.append((ATTACK, PAIS[av_pai[i]], s, f"{dname}-s{s:04d}-{PAIS[av_pai[i]]}-{av_idx[i]}"))
+
+    # 3. the domain's camera on everything
+    images = capture(torch.cat(rgb_parts), camera_for(spec, config.dom, S), gen)
+    return {"images": images.numpy(), "depth": torch.cat(depth_parts).numpy(), "parsing": torch.cat(pars_parts).numpy(), "rows": rows}
+
+
+def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress | None = None) -> SampleSet:
+    """Generate the SynthFAS SampleSet for ``config`` (default: the quick 120-subject profile)."""
+    config = config or SynthFASConfig()
+    S, N = config.image_size, config.n_images
+    params = _render.sample_subjects(config.subjects, np.random.default_rng([config.seed, 0xFACE]))
+    split_of = _split_of_subjects(config)
+    images = np.empty((N, S, S, 3), dtype=np.uint8)
+    depth = np.empty((N, S, S), dtype=np.uint8)
+    parsing = np.empty((N, S, S), dtype=np.uint8)
+    label = np.empty(N, dtype=np.int64)
+    pai, domain, subject, video, split = ([None] * N for _ in range(5))
+    chunks = [np.arange(i, min(i + CHUNK_SUBJECTS, config.subjects)) for i in range(0, config.subjects, CHUNK_SUBJECTS)]
+    pos = 0
+    for d_idx, dname in enumerate(config.domains):
+        for c_idx, subj in enumerate(chunks):
+            seed = np.random.SeedSequence([config.seed, d_idx, c_idx, DOMAIN_SALT]).generate_state(2, dtype=np.uint64)
+            gen = torch.Generator().manual_seed(int(seed[0] & 0x7FFF_FFFF_FFFF_FFFF))
+            with torch.no_grad():
+                part = _render_chunk(config, d_idx, subj, params, gen)
+            n = len(part["rows"])
+            images[pos:pos + n], depth[pos:pos + n], parsing[pos:pos + n] = part["images"], part["depth"], part["parsing"]
+            for j, (lab, p, s, vid) in enumerate(part["rows"]):
+                label[pos + j], pai[pos + j], domain[pos + j] = lab, p, dname
+                subject[pos + j], video[pos + j], split[pos + j] = f"s{s:04d}", vid, split_of[s]
+            pos += n
+            if progress is not None:
+                progress(pos, N)
+    assert pos == N
+    meta = {
+        "name": "synthfas",
+        "generator_version": GENERATOR_VERSION,
+        "config": config.to_dict(),
+        "depth_source": "exact (SynthFAS geometry)",
+        "parsing_classes": list(PARSING_CLASSES),
+        "attack_parsing": ATTACK_PARSING,
+        "domains": {d: DOMAINS[d].title for d in config.domains},
+    }
+    return SampleSet(
+        images=images, label=label, pai=np.array(pai, dtype="U"), domain=np.array(domain, dtype="U"),
+        subject=np.array(subject, dtype="U"), video=np.array(video, dtype="U"), split=np.array(split, dtype="U"),
+        depth=depth, parsing=parsing, meta=meta,
+    )
+
+
+DOMAIN_SALT = 0xD0
+
+
+__all__ = [
+    "GENERATOR_VERSION", "PAIS", "SynthFASConfig", "cache_path", "generate_synthfas", "load_or_generate",
+    "PARSING_CLASSES",
+]

@@ -1,0 +1,173 @@
+"""``vaultlab data …``: prepare real datasets into the cache, list them, preview them, export MCIO lists.
+
+The lead's ``cli.py`` mounts ``data_app`` as ``vaultlab data``. Heavy imports (PyAV, OpenCV, torch)
+happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+data_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                       help="Datasets: preview SynthFAS, prepare and list real datasets.")
+out = Console()
+err = Console(stderr=True)
+
+VaultOption = Annotated[Optional[Path], typer.Option("--vault", help="Vault folder (default: $VAULTLAB_VAULT, else the nearest folder holding .obsidian/, else the current folder).")]
+
+LAYOUT_HELP = """Layouts (fas-toolkits.md §1): oulu-npu (Train_files/ Dev_files/ Test_files/ Protocols/),
+casia-fasd (train_release/ test_release/), replay-attack (train/ devel/ test/ with real/ and attack/{fixed,hand}/),
+msu-mfsd (train_sub_list.txt, test_sub_list.txt, real/ and attack/ videos), celeba-spoof (Data/, metas/intra_test/*_label.json),
+generic (<split>/for_real.lst + for_attack.lst, or one CSV path,label,pai,subject,video[,split] with 1 = bona fide)."""
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _vault(explicit: Path | None) -> Path:
+    """--vault, $VAULTLAB_VAULT, the nearest folder holding .obsidian/, else the current folder."""
+    if explicit is None and os.environ.get("VAULTLAB_VAULT"):
+        explicit = Path(os.environ["VAULTLAB_VAULT"])
+    if explicit is not None:
+        if not explicit.is_dir():
+            raise _fail(f"{explicit}: no such vault folder", 2)
+        return explicit.resolve()
+    here = Path.cwd().resolve()
+    return next((folder for folder in (here, *here.parents) if (folder / ".obsidian").is_dir()), here)
+
+
+@data_app.command(help=f"Decode, face-crop and cache a real dataset as uint8 crops + index (resumable).\n\n{LAYOUT_HELP}")
+def prepare(
+    dataset: Annotated[str, typer.Argument(help="oulu-npu, casia-fasd, replay-attack, msu-mfsd, celeba-spoof, or a name for a generic layout.")],
+    root: Annotated[Optional[Path], typer.Option("--root", help="The dataset's folder as unpacked from its distribution.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="A folder holding several datasets, each in a sub-folder named like it.")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="Layout of the tree (default: the dataset's own; 'generic' for lists or CSV).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Cache folder (default: <vault>/.vaultlab/cache/datasets/<dataset>/).")] = None,
+    frames: Annotated[str, typer.Option("--frames", help="Frame sampling: '6+mid' (SSDG/FLIP), 'every:k[:max]' (SA-FAS every:5), 'uniform:k' (CDCN 8).")] = "6+mid",
+    size: Annotated[int, typer.Option("--size", min=16, help="Crop side in pixels.")] = 224,
+    crop_scale: Annotated[float, typer.Option("--crop-scale", min=1.0, help="Crop side / detected face box side.")] = 1.3,
+    require_face: Annotated[bool, typer.Option("--require-face", help="A frame with no face anywhere near it is an error (default: centre crop, counted).")] = False,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable videos (counted, listed in the manifest) instead of stopping.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild the cache even if it was made with other settings.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    vault: VaultOption = None,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from vaultlab.data.real.cache import PreparedDataError, dataset_cache_dir, read_manifest
+    from vaultlab.data.real.config import DatasetConfigError, resolve_dataset_source
+    from vaultlab.data.real.prepare import FaceNotFoundError, PrepareSettings, prepare_dataset
+    from vaultlab.data.real.records import DatasetLayoutError
+    from vaultlab.data.real.video import UnreadableMediaError
+
+    vault_root = _vault(vault)
+    try:
+        source = resolve_dataset_source(dataset, vault_root, root=root, data_root=data_root, layout=layout)
+        settings = PrepareSettings(frames=frames, size=size, crop_scale=crop_scale)
+        settings.as_manifest()  # validates --frames before any work
+    except (DatasetConfigError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+    cache_dir = out_dir or dataset_cache_dir(vault_root, source.name)
+    with Progress(TextColumn(f"[bold]{source.name}[/bold]"), BarColumn(), MofNCompleteColumn(), TextColumn("videos"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err, disable=quiet, transient=False) as progress:
+        task = progress.add_task("prepare", total=None)
+        try:
+            report = prepare_dataset(source.name, source.root, cache_dir, settings, layout=source.layout, layout_options=source.options,
+                                     require_face=require_face, skip_bad=skip_bad, force=force,
+                                     on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except (DatasetLayoutError, PreparedDataError, DatasetConfigError) as exc:
+            raise _fail(str(exc), 2) from None
+        except (UnreadableMediaError, FaceNotFoundError) as exc:
+            manifest = read_manifest(cache_dir) or {}
+            kept = sum(s["videos"] for s in manifest.get("shards", {}).values())
+            raise _fail(f"{exc}\n  kept: {kept} of {manifest.get('n_videos', '?')} videos already in {cache_dir}; "
+                        f"rerun the same command to resume after them") from None
+    rate = f"{report.images_per_second:.1f} crops/s" if report.images else "nothing new"
+    out.print(f"{source.name}: {report.videos} videos → {report.images} crops in {report.seconds:.1f} s ({rate}); "
+              f"{report.videos_resumed} videos resumed from the cache", highlight=False)
+    if report.substituted or report.centre_crops:
+        out.print(f"  no face on a sampled frame: {report.substituted} took the nearest frame with a face, "
+                  f"{report.centre_crops} fell back to a centre crop", highlight=False)
+    if report.skipped:
+        out.print(f"  skipped {len(report.skipped)} unreadable: {', '.join(report.skipped[:5])}{' …' if len(report.skipped) > 5 else ''}", highlight=False)
+    out.print(f"  cache: {cache_dir}", highlight=False)
+
+
+@data_app.command("list", help="What is configured (.vaultlab/config.yaml) and what is prepared in the vault's cache.")
+def list_datasets(vault: VaultOption = None) -> None:
+    from vaultlab.data.real.cache import dataset_cache_dir, summarise_prepared
+    from vaultlab.data.real.config import DatasetConfigError, read_dataset_config
+
+    vault_root = _vault(vault)
+    try:
+        configured = read_dataset_config(vault_root)
+    except DatasetConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    cache_root = dataset_cache_dir(vault_root, "x").parent
+    prepared = {p.name: summarise_prepared(p) for p in sorted(cache_root.iterdir())} if cache_root.is_dir() else {}
+    table = Table(title=f"datasets of {vault_root}")
+    for column in ("dataset", "layout", "root", "prepared", "crops", "frames", "size"):
+        table.add_column(column, overflow="fold")
+    for name in sorted(set(configured) | {k for k, v in prepared.items() if v is not None}):
+        source, summary = configured.get(name), prepared.get(name)
+        root_text = "—" if source is None else f"{source.root}" + ("" if source.root.is_dir() else " [red](missing)[/red]")
+        if summary is None:
+            state, crops, frames, size = "no", "", "", ""
+        else:
+            state = "yes" if summary.complete else f"[yellow]partial {summary.videos_done}/{summary.videos_total}[/yellow]"
+            crops, frames, size = str(summary.images), summary.frames, str(summary.size)
+        table.add_row(name, source.layout if source else "", root_text, state, crops, frames, size)
+    if not table.rows:
+        out.print(f"no datasets configured or prepared; add 'datasets: {{oulu-npu: /path}}' to {vault_root / '.vaultlab' / 'config.yaml'} "
+                  "or run `vaultlab data prepare NAME --root PATH`", highlight=False)
+        return
+    out.print(table)
+
+
+@data_app.command(help="A contact sheet PNG of a dataset: 'synthfas' (generated) or a prepared real dataset.")
+def preview(
+    dataset: Annotated[str, typer.Argument(help="synthfas, or a prepared dataset name.")] = "synthfas",
+    out_png: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("preview.png"),
+    vault: VaultOption = None,
+) -> None:
+    from vaultlab.data.preview import write_contact_sheet
+
+    if dataset.lower() == "synthfas":
+        from vaultlab.data.synthfas import SynthFASConfig
+
+        subject = SynthFASConfig()
+    else:
+        from vaultlab.data.real.cache import PreparedDataError, load_prepared
+
+        try:
+            subject = load_prepared(dataset, _vault(vault))
+        except PreparedDataError as exc:
+            raise _fail(str(exc), 2) from None
+    write_contact_sheet(subject, out_png)
+    out.print(f"wrote {out_png}", highlight=False)
+
+
+@data_app.command("export-mcio", help="Write FLIP/ViTAF MCIO lists (txt/<ds>_<real|fake>_<train|test|shot>.txt) for the prepared OCIM datasets.")
+def export_mcio(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write txt/ (and frame/ with --frames) into.")],
+    shots: Annotated[int, typer.Option("--shots", min=0, help="Videos per class in the *_shot lists.")] = 10,
+    write_frames: Annotated[bool, typer.Option("--frames", help="Also write frame0/frame1 PNGs from the cache.")] = False,
+    vault: VaultOption = None,
+) -> None:
+    from vaultlab.data.real.cache import PreparedDataError, load_prepared
+    from vaultlab.data.real.mcio import export_mcio_lists
+
+    try:
+        data = load_prepared("ocim", _vault(vault))
+    except PreparedDataError as exc:
+        raise _fail(str(exc), 2) from None
+    written = export_mcio_lists(data, out_dir, shots=shots, write_frames=write_frames)
+    out.print(f"wrote {len(written)} lists to {out_dir / 'txt'}", highlight=False)

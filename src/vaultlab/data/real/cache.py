@@ -1,0 +1,181 @@
+"""The prepared-dataset cache: resumable shards of face crops plus a manifest, and ``load_prepared``.
+
+Layout of ``<vault>/.vaultlab/cache/datasets/<name>/`` (or ``prepare --out DIR``)::
+
+    manifest.json    settings, record digest, one entry per finished shard, complete flag
+    protocols.json   the dataset's official protocol lists (video ids per split)
+    videos.json      per-video facts parsed from file names (phone, session, quality, support, …)
+    shards/shard-00000.npz …   SampleSet files of ``shard_size`` videos each, written atomically
+
+A shard file exists only once it is whole, so a killed prepare resumes at the first missing shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaultlab.data.protocols_real import OCIM_LETTERS
+from vaultlab.data.real.layouts import canonical_name
+from vaultlab.data.real.records import VideoRecord
+from vaultlab.data.sampleset import SampleSet
+
+MANIFEST = "manifest.json"
+PROTOCOLS = "protocols.json"
+VIDEOS = "videos.json"
+SHARD_DIR = "shards"
+FORMAT_VERSION = 1
+OCIM_NAME = "ocim"
+
+
+class PreparedDataError(RuntimeError):
+    """A prepared dataset that is missing, unfinished or inconsistent (message says what to run)."""
+
+
+def dataset_cache_dir(vault_root: Path, name: str) -> Path:
+    return Path(vault_root) / ".vaultlab" / "cache" / "datasets" / canonical_name(name)
+
+
+def shard_path(cache_dir: Path, index: int) -> Path:
+    return cache_dir / SHARD_DIR / f"shard-{index:05d}.npz"
+
+
+def records_digest(records: list[VideoRecord]) -> str:
+    """Changes when the set of videos or any label, PAI, split or subject changes."""
+    h = hashlib.sha1()
+    for r in records:
+        h.update(f"{r.video_id}\t{r.label}\t{r.pai}\t{r.split}\t{r.subject}\n".encode())
+    return h.hexdigest()
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=1, sort_keys=True, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def read_manifest(cache_dir: Path) -> dict[str, Any] | None:
+    path = cache_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise PreparedDataError(f"{path}: damaged manifest ({err}); rerun `vaultlab data prepare` with --force") from None
+
+
+@dataclass
+class PreparedSummary:
+    name: str
+    cache_dir: Path
+    complete: bool
+    videos_done: int
+    videos_total: int
+    images: int
+    frames: str
+    size: int
+    depth_source: str
+
+
+def summarise_prepared(cache_dir: Path) -> PreparedSummary | None:
+    manifest = read_manifest(cache_dir)
+    if manifest is None:
+        return None
+    shards = manifest.get("shards", {}).values()
+    settings = manifest.get("settings", {})
+    return PreparedSummary(
+        name=manifest.get("name", cache_dir.name), cache_dir=cache_dir, complete=bool(manifest.get("complete")),
+        videos_done=sum(s["videos"] for s in shards), videos_total=int(manifest.get("n_videos", 0)),
+        images=sum(s["images"] for s in shards), frames=settings.get("frames", "?"), size=int(settings.get("size", 0)),
+        depth_source=settings.get("depth_source", "?"),
+    )
+
+
+def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path | None = None) -> SampleSet:
+    """The prepared dataset ``name`` as one SampleSet (``domain`` = dataset name, label 1 = bona fide).
+
+    ``name`` ``ocim`` joins the four prepared OCIM datasets (O, C, I, M) for the ``ocim`` protocols;
+    their ``video`` and ``subject`` values are then prefixed with the dataset name.
+    """
+    if canonical_name(name) == OCIM_NAME:
+        if vault_root is None:
+            raise PreparedDataError("ocim joins four prepared datasets; pass the vault root")
+        return join_datasets([load_prepared(ds, vault_root) for ds in OCIM_LETTERS.values()], name=OCIM_NAME)
+    if cache_dir is None:
+        if vault_root is None:
+            raise PreparedDataError(f"load_prepared({name!r}) needs a vault root or a cache_dir")
+        cache_dir = dataset_cache_dir(vault_root, name)
+    cache_dir = Path(cache_dir)
+    manifest = read_manifest(cache_dir)
+    if manifest is None:
+        raise PreparedDataError(f"{cache_dir}: no prepared dataset {name!r} here; run `vaultlab data prepare {canonical_name(name)} --root PATH` first")
+    if not manifest.get("complete"):
+        raise PreparedDataError(f"{cache_dir}: the prepare of {name!r} did not finish; rerun `vaultlab data prepare {manifest.get('name', name)}` to resume it")
+    parts = []
+    for key in sorted(manifest["shards"]):
+        path = cache_dir / manifest["shards"][key]["file"]
+        if not path.is_file():
+            raise PreparedDataError(f"{path}: shard missing from a finished cache; rerun `vaultlab data prepare {manifest['name']}` to rebuild it")
+        if manifest["shards"][key]["images"]:
+            parts.append(SampleSet.load(path))
+    if not parts:
+        raise PreparedDataError(f"{cache_dir}: the prepared dataset {name!r} holds no images")
+    data = concatenate(parts)
+    frame_indices = {video: frames for part in parts for video, frames in part.meta.get("frame_indices", {}).items()}
+    settings = manifest["settings"]
+    data.meta = {
+        "name": manifest["name"], "layout": manifest["layout"], "root": manifest["root"], "source": "prepared",
+        "frames": settings["frames"], "image_size": settings["size"], "crop_scale": settings["crop_scale"],
+        "face_detector": settings["detector"], "depth_source": settings["depth_source"],
+        "parsing_source": settings["parsing_source"], "parsing_classes": settings["parsing_classes"],
+        "face_stats": manifest.get("face_stats", {}), "skipped": manifest.get("skipped", []),
+        "protocol_lists": _read_json(cache_dir / PROTOCOLS, {}), "videos": _read_json(cache_dir / VIDEOS, {}),
+        "frame_indices": frame_indices,
+    }
+    return data
+
+
+def concatenate(parts: list[SampleSet]) -> SampleSet:
+    def column(name: str) -> np.ndarray | None:
+        values = [getattr(p, name) for p in parts]
+        if any(v is None for v in values):
+            return None
+        return np.concatenate(values)
+
+    names = ("images", "label", "pai", "domain", "subject", "video", "split", "depth", "parsing")
+    return SampleSet(**{n: column(n) for n in names}, meta=dict(parts[0].meta))
+
+
+def join_datasets(sets: list[SampleSet], name: str) -> SampleSet:
+    """Several prepared datasets as one (same crop size required); ids get a ``<dataset>/`` prefix."""
+    sizes = {s.meta["name"]: s.image_size for s in sets}
+    if len(set(sizes.values())) > 1:
+        raise PreparedDataError(f"cannot join {', '.join(sizes)}: prepared at different sizes {sizes}; prepare them with one --size")
+    renamed = []
+    for s in sets:
+        prefix = np.char.add(f"{s.meta['name']}/", s.video.astype("U"))
+        subject = np.char.add(f"{s.meta['name']}/", s.subject.astype("U"))
+        renamed.append(SampleSet(s.images, s.label, s.pai, s.domain, subject, prefix, s.split, s.depth, s.parsing, meta={}))
+    joined = concatenate(renamed)
+    first = sets[0].meta
+    joined.meta = {
+        "name": name, "source": "prepared", "datasets": [s.meta["name"] for s in sets],
+        "frames": sorted({s.meta["frames"] for s in sets}), "image_size": first["image_size"],
+        "depth_source": first["depth_source"], "parsing_source": first["parsing_source"],
+        "parsing_classes": first["parsing_classes"],
+    }
+    return joined
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else default

@@ -1,0 +1,75 @@
+"""Face boxes and crops, offline: OpenCV's frontal-face Haar cascade shipped inside opencv-python.
+
+The FAS literature uses MTCNN or RetinaFace; neither ships weights we may use offline without a
+download, so vaultlab uses the cascade in ``cv2.data.haarcascades`` (opencv-python 4.x; 5.x ships
+none) and records ``"haar-frontalface-default"`` in the manifest. Crops are square around the box
+centre, ``crop_scale`` × the box side (1.3, the test-time scale of CDCN and SSAN), zero-padded at
+the frame edge like Bob's FaceCrop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+DETECTOR_NAME = "haar-frontalface-default"
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+DETECTION_SIDE = 480  # frames are shrunk so their long side is at most this before detection (speed)
+
+Box = tuple[int, int, int, int]  # x, y, w, h in pixels
+
+
+class FaceDetector:
+    def __init__(self, min_face_fraction: float = 0.1, min_neighbors: int = 5) -> None:
+        import cv2
+
+        cascade_path = Path(cv2.data.haarcascades) / CASCADE_FILE
+        self._cascade = cv2.CascadeClassifier(str(cascade_path))
+        if self._cascade.empty():
+            raise RuntimeError(f"{cascade_path}: OpenCV's Haar cascade is missing; install opencv-python-headless 4.x (5.x ships none)")
+        self.min_face_fraction = min_face_fraction
+        self.min_neighbors = min_neighbors
+
+    def largest_face(self, rgb: np.ndarray) -> Box | None:
+        import cv2
+
+        height, width = rgb.shape[:2]
+        shrink = min(1.0, DETECTION_SIDE / max(height, width))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        if shrink < 1.0:
+            grey = cv2.resize(grey, (round(width * shrink), round(height * shrink)), interpolation=cv2.INTER_AREA)
+        min_side = max(12, int(self.min_face_fraction * min(grey.shape)))
+        found = self._cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=self.min_neighbors, minSize=(min_side, min_side))
+        if len(found) == 0:
+            return None
+        x, y, w, h = max(found.tolist(), key=lambda b: b[2] * b[3])
+        return round(x / shrink), round(y / shrink), round(w / shrink), round(h / shrink)
+
+
+def square_around(box: Box, crop_scale: float) -> Box:
+    """The square of side ``crop_scale · max(w, h)`` centred on ``box``."""
+    x, y, w, h = box
+    side = max(1, round(max(w, h) * crop_scale))
+    cx, cy = x + w / 2, y + h / 2
+    return round(cx - side / 2), round(cy - side / 2), side, side
+
+
+def crop_resized(rgb: np.ndarray, square: Box, size: int) -> np.ndarray:
+    """Cut ``square`` out of ``rgb`` (zeros where it leaves the frame) and resize to size×size."""
+    import cv2
+
+    x, y, side, _ = square
+    height, width = rgb.shape[:2]
+    canvas = np.zeros((side, side, 3), np.uint8)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
+    if x1 > x0 and y1 > y0:
+        canvas[y0 - y : y1 - y, x0 - x : x1 - x] = rgb[y0:y1, x0:x1]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(canvas, (size, size), interpolation=interpolation)
+
+
+def centre_square(rgb: np.ndarray) -> Box:
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    return (width - side) // 2, (height - side) // 2, side, side

@@ -343,4 +343,4 @@ def test_duplicate_embeddings_keep_gradients_finite():
     for mode in ("batch_hard", "all"):
         loss = one_side_triplet_loss(emb, label, margin=0.5, mining=mode) + metric_softmax_loss(*anomaly_triplets(emb, label, mode))
         g, = torch.autograd.grad(loss, emb)
-        assert torch.isfinite(g).all() and float(loss) > 0
+        assert torch.isfinite(g).all() and loss.item() > 0

@@ -57,7 +57,7 @@ class MetricsError(ValueError):
 # -- input -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq would compare arrays elementwise
 class ScoreTable:
     """Scores of one split with what is needed to evaluate them, one row per frame (or video).
 

@@ -1,0 +1,472 @@
+"""Paper note + method cards → Experiment: which card, which components, which hyper-parameters, and
+where each value came from.
+
+Precedence, lowest first: the card's defaults < the note's Quick Summary < the vault config < ``--set``
+(for hyper-parameters: the card's profile < the vault config < ``--set``). Every value is a
+``Resolved(value, source)`` so ``vaultlab show`` can say which of the four it came from.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from vaultlab.catalog.cards import COMPONENT_CATEGORIES, Assumption, Catalog, MethodCard
+from vaultlab.catalog.identifiers import KINDS, PaperKey, card_paper_keys, note_paper_keys
+from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_like, unknown_key_message
+from vaultlab.catalog.vocabulary import normalise_term
+from vaultlab.recipes import RECIPE_MODULES, recipe_available
+from vaultlab.vault.model import Diagnostic, Note
+
+SOURCES = ("card", "note", "config", "cli")  # lowest precedence first
+CONFIG_LABEL = ".vaultlab/config.yaml"
+
+# Quick Summary key (SummaryField.key) → component; labels a note may spell in the plural too
+NOTE_COMPONENT_FIELDS = {
+    "backbone": "backbone", "backbones": "backbone", "architecture": "backbone",
+    "loss": "losses", "losses": "losses",
+    "input": "input", "inputs": "input", "modality": "input",
+    "supervision": "supervision",
+    "static_dynamic": "temporal",
+}
+_LEADING_NUMBER = re.compile(r"^(\d+)")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    source: str  # one of SOURCES
+    detail: str = ""  # where exactly: "line 17", "methods/anomaly.yaml", ".vaultlab/config.yaml", "--set"
+
+
+class UnmappedTerm(NamedTuple):
+    term: str
+    line: int
+    suggestions: tuple[str, ...]
+
+
+@dataclass
+class Experiment:
+    id: str
+    note_relpath: str
+    note_stem: str
+    title: str
+    method: str  # the note's Method text ("" when absent)
+    aliases: list[str]  # the note's frontmatter aliases
+    card: MethodCard | None
+    matched_by: str  # "doi" | "arxiv" | "url" | "title" | "method" | "alias" | "" (no card)
+    recipe: str | None
+    runnable: bool
+    runnable_reason: str  # "" when runnable
+    variants: list[str]
+    variant_components: dict[str, dict[str, Any]]  # variant → component overrides
+    components: dict[str, Resolved]
+    protocol: Resolved
+    hparams: dict[str, dict[str, Resolved]]  # profile → key → value
+    assumptions: list[Assumption]
+    unmapped: list[UnmappedTerm]
+    diagnostics: list[Diagnostic]
+    paper_keys: set[PaperKey] = field(default_factory=set)
+    duplicates: list[str] = field(default_factory=list)  # ids of experiments on the same paper
+
+    def component_values(self, variant: str | None = None) -> dict[str, Any]:
+        """Plain component values for a recipe (``variant`` swaps in that variant's components)."""
+        values = {name: resolved.value for name, resolved in self.components.items()}
+        if variant is not None:
+            if variant not in self.variant_components:
+                raise KeyError(f"{self.id} has no variant {variant!r}; variants: {', '.join(self.variants) or 'none'}")
+            values.update(self.variant_components[variant])
+            values["variant"] = variant
+        return values
+
+    def value_sources(self, profile: str) -> dict[str, str]:
+        """Component, protocol and hyper-parameter name → "note" | "card" | "config" | "cli"."""
+        sources = {name: r.source for name, r in self.components.items()}
+        sources["protocol"] = self.protocol.source
+        sources.update({key: r.source for key, r in self.hparams.get(profile, {}).items()})
+        return sources
+
+    def hparam_values(self, profile: str) -> dict[str, Any]:
+        if profile not in self.hparams:
+            raise KeyError(f"{self.id}: no profile {profile!r}; profiles: {', '.join(self.hparams) or 'none'}")
+        return {key: resolved.value for key, resolved in self.hparams[profile].items()}
+
+
+# -- card matching ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CardMatch:
+    card: MethodCard | None
+    matched_by: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def match_card(note: Note, catalog: Catalog) -> CardMatch:
+    """By identifier first (DOI, arXiv id, URL, title), then by the Method name, then by an alias."""
+    by_identifier = _match_by_identifier(note_paper_keys(note.frontmatter, note.title, note.stem), catalog)
+    by_name, name_kind = _match_by_name(note, catalog)
+    diagnostics = []
+    if by_identifier is not None:
+        card, kind = by_identifier
+        if by_name is not None and by_name.id != card.id:
+            method = note.summary_field("method")
+            diagnostics.append(Diagnostic(
+                note.relpath, method.line if method else 0, "warning",
+                f"the {name_kind} names card {by_name.id!r} but the paper's {kind} names card {card.id!r}; using {card.id!r}",
+                "fix the note's Method or identifiers, or override the card in .vaultlab/methods/"))
+        return CardMatch(card, kind, tuple(diagnostics))
+    if by_name is not None:
+        return CardMatch(by_name, name_kind)
+    return CardMatch(None, "")
+
+
+def _match_by_identifier(keys: set[PaperKey], catalog: Catalog) -> tuple[MethodCard, str] | None:
+    for kind in KINDS:
+        for card_id in sorted(catalog.cards):
+            card = catalog.cards[card_id]
+            if any(key[0] == kind and key in keys for key in card_paper_keys(card)):
+                return card, kind
+    return None
+
+
+def _card_names(card: MethodCard) -> set[str]:
+    names = {card.id, card.title, card.paper.title, *card.match_methods, *card.match_aliases}
+    return {normalise_term(name) for name in names if name}
+
+
+def _match_by_name(note: Note, catalog: Catalog) -> tuple[MethodCard | None, str]:
+    method = note.summary_field("method")
+    candidates: list[tuple[str, str]] = []
+    if method is not None:
+        candidates += [("method", method.value)] + [("method", item) for item in method.items]
+    candidates += [("alias", alias) for alias in _note_aliases(note)]
+    for kind, text in candidates:
+        key = normalise_term(text)
+        if not key:
+            continue
+        for card_id in sorted(catalog.cards):
+            if key in _card_names(catalog.cards[card_id]):
+                return catalog.cards[card_id], kind
+    return None, ""
+
+
+def _note_aliases(note: Note) -> list[str]:
+    aliases = note.frontmatter.get("aliases")
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    if not isinstance(aliases, list):
+        return []
+    return [str(a).strip() for a in aliases if isinstance(a, (str, int, float)) and str(a).strip()]
+
+
+# -- resolution ---------------------------------------------------------------------------------
+
+def base_experiment_id(note: Note, card: MethodCard | None) -> str:
+    """``<NNN>_<card id>`` when the file name starts with digits, else ``<card id>``; without a card,
+    the Method name (or the file stem) stands in for the card id."""
+    name = card.id if card else _slug(_method_text(note)) or _slug(note.stem) or "note"
+    number = _LEADING_NUMBER.match(note.stem)
+    return f"{number.group(1)}_{name}" if number else name
+
+
+def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = None, cli_overrides: dict | None = None) -> Experiment:
+    """One note → one Experiment. ``cli_overrides`` come from ``set_override``; a key the card does not
+    know raises ``OverrideError`` (the CLI shows it), while a bad vault-config key is a warning."""
+    match = match_card(note, catalog)
+    card = match.card
+    diagnostics: list[Diagnostic] = list(match.diagnostics)
+    assumptions: list[Assumption] = list(card.assumptions) if card else []
+    unmapped: list[UnmappedTerm] = []
+
+    components: dict[str, Resolved] = {}
+    if card:
+        for name in COMPONENT_CATEGORIES:
+            if name in card.components:
+                components[name] = Resolved(card.components[name], "card", card.source)
+    note_backbones, unmapped_fields = _apply_note_components(note, catalog, card, components, unmapped, diagnostics, assumptions)
+
+    # variants: alternatives the note lists ("PSPNet, DeepLabv3+"), else the card's own
+    variant_components: dict[str, dict[str, Any]] = {}
+    if len(note_backbones) > 1:
+        for backbone in note_backbones:
+            variant_components[backbone] = {**(card.variants.get(backbone, {}) if card else {}), "backbone": backbone}
+    elif not note_backbones and card:
+        variant_components = {name: dict(body) for name, body in card.variants.items()}
+
+    protocol = Resolved(card.default_protocol, "card", card.source) if card else Resolved(None, "card", "no card")
+    note_protocol = _note_protocol(note)
+    if note_protocol:
+        protocol = note_protocol
+    hparams = {profile: {key: Resolved(value, "card", card.source) for key, value in values.items()}
+               for profile, values in (card.profiles.items() if card else [])}
+
+    state = _OverrideTarget(card, catalog, components, hparams, protocol, unmapped_fields, assumptions)
+    settings = vault_settings or {}
+    base_id = base_experiment_id(note, card)
+    for layer, is_global in _config_layers(settings, base_id, note.stem, card):
+        for key, value in layer.items():
+            try:
+                state.apply(str(key), value, "config", CONFIG_LABEL, skip_unknown_to_card=is_global)
+            except OverrideError as exc:
+                diagnostics.append(Diagnostic(CONFIG_LABEL, 0, "warning", f"{base_id}: {exc}"))
+    for key, value in (cli_overrides or {}).items():
+        state.apply(key, value, "cli", "--set")
+    protocol = state.protocol
+    # a backbone fixed by config or --set replaces the note's alternatives
+    if len(note_backbones) > 1 and components["backbone"].source in ("config", "cli"):
+        variant_components = {}
+
+    runnable, because = _runnable(note, card, state.unmapped_fields, unmapped)
+    return Experiment(
+        id=base_id,
+        note_relpath=note.relpath,
+        note_stem=note.stem,
+        title=(note.title if note.title and note.title != note.stem else "") or (card.paper.title if card else "") or note.stem,
+        method=_method_text(note),
+        aliases=_note_aliases(note),
+        card=card,
+        matched_by=match.matched_by,
+        recipe=card.recipe if card else None,
+        runnable=runnable,
+        runnable_reason=because,
+        variants=list(variant_components),
+        variant_components=variant_components,
+        components=components,
+        protocol=protocol,
+        hparams=hparams,
+        assumptions=assumptions,
+        unmapped=unmapped,
+        diagnostics=diagnostics,
+        paper_keys=note_paper_keys(note.frontmatter, note.title, note.stem),
+    )
+
+
+def _method_text(note: Note) -> str:
+    method = note.summary_field("method")
+    return method.value.strip() if method else ""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", unicodedata.normalize("NFKC", text).casefold()).strip("_")
+
+
+def _note_protocol(note: Note) -> Resolved | None:
+    field_ = note.summary_field("protocol")
+    if field_ is not None and field_.value.strip():
+        return Resolved(field_.value.strip(), "note", f"line {field_.line}")
+    value = note.frontmatter.get("protocol")
+    if isinstance(value, str) and value.strip():
+        return Resolved(value.strip(), "note", f"line {note.frontmatter_lines.get('protocol', 0)}")
+    return None
+
+
+def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None, components: dict[str, Resolved],
+                           unmapped: list[UnmappedTerm], diagnostics: list[Diagnostic],
+                           assumptions: list[Assumption]) -> tuple[list[str], set[str]]:
+    """Quick Summary fields → components (source "note"). Returns the note's backbone alternatives and
+    the components that have an unmapped term."""
+    vocabulary = catalog.vocabulary
+    backbones: list[str] = []
+    unmapped_fields: set[str] = set()
+    for summary in note.summary:
+        component = NOTE_COMPONENT_FIELDS.get(summary.key)
+        if component is None or not summary.items:
+            continue
+        category = COMPONENT_CATEGORIES[component]
+        mapped: list[str] = []
+        for item in summary.items:
+            found = vocabulary.lookup(category, item)
+            if found.canonical is None:
+                unmapped.append(UnmappedTerm(found.unknown, summary.line, found.suggestions))
+                unmapped_fields.add(component)
+                hint = f"closest known: {', '.join(found.suggestions)}; " if found.suggestions else ""
+                diagnostics.append(Diagnostic(note.relpath, summary.line, "warning",
+                                              f"{summary.label}: unknown term {found.unknown!r}",
+                                              f"{hint}add it to .vaultlab/methods/vocabulary.yaml or fix the note"))
+            elif found.canonical not in mapped:
+                mapped.append(found.canonical)
+        if not mapped:
+            continue
+        where = f"line {summary.line}"
+        if component == "backbone":
+            # a comma between backbones names alternatives (variants); "A+B" is one composite network
+            backbones = mapped
+            components["backbone"] = Resolved(mapped[0], "note", where)
+        elif component == "losses":
+            card_weights = card.components.get("losses", {}) if card else {}
+            weights = {}
+            for loss in mapped:
+                weights[loss] = card_weights.get(loss, 1.0)
+                if card and loss not in card_weights:
+                    assumptions.append(Assumption(f"weight of loss {loss!r} (named by the note, not by the card)", "1.0",
+                                                  f"[I] vaultlab default; card {card.id!r} has no weight for it"))
+                    diagnostics.append(Diagnostic(note.relpath, summary.line, "warning",
+                                                  f"{summary.label}: card {card.id!r} does not use loss {loss!r}; recipe {card.recipe!r} may ignore it"))
+            components["losses"] = Resolved(weights, "note", where)
+        elif component == "input":
+            components["input"] = Resolved("+".join(mapped), "note", where)  # several inputs = one multi-channel input
+        elif component == "supervision":
+            components["supervision"] = Resolved(mapped, "note", where)
+        else:
+            components[component] = Resolved(mapped[0], "note", where)
+    return backbones, unmapped_fields
+
+
+def _config_layers(settings: dict, base_id: str, stem: str, card: MethodCard | None) -> list[tuple[dict, bool]]:
+    """Vault config overrides, lowest first: ``overrides`` (every experiment), then
+    ``experiments.<card id>``, ``experiments.<note stem>``, ``experiments.<experiment id>``."""
+    layers: list[tuple[dict, bool]] = []
+    shared = settings.get("overrides")
+    if isinstance(shared, dict):
+        layers.append((shared, True))
+    per_experiment = settings.get("experiments")
+    if isinstance(per_experiment, dict):
+        for name in (card.id if card else None, stem, base_id):
+            layer = per_experiment.get(name) if name else None
+            if isinstance(layer, dict):
+                layers.append((layer, False))
+    return layers
+
+
+@dataclass
+class _OverrideTarget:
+    """The mutable state one note's overrides are applied to."""
+
+    card: MethodCard | None
+    catalog: Catalog
+    components: dict[str, Resolved]
+    hparams: dict[str, dict[str, Resolved]]
+    protocol: Resolved
+    unmapped_fields: set[str]
+    assumptions: list[Assumption]
+
+    def apply(self, key: str, value: Any, source: str, detail: str, skip_unknown_to_card: bool = False) -> None:
+        known_losses = set(self.catalog.vocabulary.ids("losses"))
+        if key.startswith("losses."):
+            loss = self.catalog.vocabulary.lookup("losses", key.partition(".")[2]).canonical
+            key = f"losses.{loss}" if loss else key
+        kind = classify_key(key, self.card, known_losses)
+        if kind is None:
+            if skip_unknown_to_card and (key in self.catalog.hparam_keys or key.partition(".")[2] in self.catalog.hparam_keys):
+                return  # a vault-wide setting meant for another card's hyper-parameter
+            raise OverrideError(unknown_key_message(key, self.card))
+        what, profile, name = kind
+        if what == "protocol":
+            if not isinstance(value, str) or not value.strip():
+                raise OverrideError(f"protocol expects a name like 'lodo:D3', not {value!r}")
+            self.protocol = Resolved(value.strip(), source, detail)
+        elif what == "component":
+            self.components[name] = Resolved(self._component_value(name, value), source, detail)
+            self.unmapped_fields.discard(name)
+        elif what == "loss_weight":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise OverrideError(f"{key} expects a number (the loss weight), not {value!r}")
+            current = self.components.get("losses")
+            weights = dict(current.value) if current else {}
+            weights[name] = float(value)
+            self.components["losses"] = Resolved(weights, source, f"{detail} ({key})")
+        else:
+            profiles = [profile] if profile else list(self.hparams)
+            for target in profiles:
+                values = self.hparams.setdefault(target, {})
+                current = values[name].value if name in values else _any_profile_value(self.hparams, name)
+                values[name] = Resolved(coerce_like(key, value, current), source, detail)
+
+    def _component_value(self, name: str, value: Any) -> Any:
+        category = COMPONENT_CATEGORIES[name]
+        items = value if isinstance(value, list) else [value]
+        if name != "losses" and name != "supervision" and len(items) != 1:
+            raise OverrideError(f"{name} expects one value, not {value!r}")
+        mapped = []
+        for item in items:
+            found = self.catalog.vocabulary.lookup(category, str(item))
+            if found.canonical is None:
+                close = f" closest: {', '.join(found.suggestions)}." if found.suggestions else ""
+                raise OverrideError(f"{name}: {item!r} is not a known {category} term.{close}")
+            mapped.append(found.canonical)
+        if name == "losses":
+            card_weights = self.card.components.get("losses", {}) if self.card else {}
+            return {loss: card_weights.get(loss, 1.0) for loss in mapped}
+        if name == "supervision":
+            return mapped
+        return mapped[0]
+
+
+def _any_profile_value(hparams: dict[str, dict[str, Resolved]], name: str) -> Any:
+    for values in hparams.values():
+        if name in values:
+            return values[name].value
+    return None
+
+
+def _runnable(note: Note, card: MethodCard | None, unmapped_fields: set[str], unmapped: list[UnmappedTerm]) -> tuple[bool, str]:
+    if card is None:
+        method = _method_text(note)
+        return False, f"no method card matches (Method: {method!r})" if method else "no method card matches and the note names no Method"
+    if not note.usable:
+        return False, "the note has errors (see diagnostics)"
+    if unmapped_fields:
+        terms = ", ".join(repr(t.term) for t in unmapped)
+        return False, f"unmapped terms: {terms}"
+    if not recipe_available(card.recipe):
+        known = "" if card.recipe in RECIPE_MODULES else f" (known recipes: {', '.join(sorted(RECIPE_MODULES))})"
+        return False, f"recipe {card.recipe!r} is not implemented yet{known}"
+    return True, ""
+
+
+# -- the whole vault ----------------------------------------------------------------------------
+
+def resolve_vault(notes: list[Note], catalog: Catalog, settings: dict | None = None) -> list[Experiment]:
+    """Every paper note → an Experiment, ids made unique, duplicate papers flagged on both notes.
+    Notes are taken in relpath order so ids and suffixes do not depend on scan order."""
+    papers = sorted((n for n in notes if n.is_paper), key=lambda n: n.relpath)
+    experiments = [resolve_note(note, catalog, settings) for note in papers]
+    _make_ids_unique(experiments)
+    _flag_duplicate_papers(experiments, {n.relpath: n for n in papers})
+    return experiments
+
+
+def _make_ids_unique(experiments: list[Experiment]) -> None:
+    """The first note (by relpath) keeps its id; later ones get ``-2``, ``-3``…"""
+    taken: set[str] = set()
+    for exp in experiments:
+        candidate, n = exp.id, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{exp.id}-{n}"
+        if candidate != exp.id:
+            exp.diagnostics.append(Diagnostic(exp.note_relpath, 0, "warning",
+                                              f"experiment id {exp.id!r} is taken by another note; this one is {candidate!r}"))
+            exp.id = candidate
+        taken.add(candidate)
+
+
+def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]) -> None:
+    relpaths = {e.id: e.note_relpath for e in experiments}
+    by_key: dict[PaperKey, list[Experiment]] = {}
+    for exp in experiments:
+        for key in exp.paper_keys:
+            by_key.setdefault(key, []).append(exp)
+    for exp in experiments:
+        shared: dict[str, list[str]] = {}
+        for key in sorted(exp.paper_keys):
+            for other in by_key[key]:
+                if other is not exp:
+                    shared.setdefault(other.id, []).append(key[0])
+        for other_id, kinds in shared.items():
+            exp.duplicates.append(other_id)
+            line = _identifier_line(notes[exp.note_relpath], kinds[0])
+            exp.diagnostics.append(Diagnostic(exp.note_relpath, line, "warning",
+                                              f"same paper as {relpaths[other_id]} (same {', '.join(kinds)})",
+                                              "merge the two notes, or keep both: they run as separate experiments"))
+
+
+def _identifier_line(note: Note, kind: str) -> int:
+    keys = {"doi": ("doi",), "arxiv": ("arxiv", "paper_url", "url"), "url": ("paper_url", "url", "pdf_url", "arxiv_url"), "title": ("title",)}[kind]
+    for key in keys:
+        if key in note.frontmatter_lines:
+            return note.frontmatter_lines[key]
+    return 0
+

@@ -61,7 +61,9 @@ def progress_cell(note: Note) -> str:
 
 def status_cell(note: Note) -> str:
     status = note.frontmatter.get("status")
-    return repair_text(status).strip() or "—" if isinstance(status, str) else "—"
+    if not isinstance(status, str) or not status.strip():
+        return "—"
+    return repair_text(status).strip()
 
 
 def latest_result(records: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -114,8 +114,8 @@ def list_datasets(vault: VaultOption = None) -> None:
     cache_root = dataset_cache_dir(vault_root, "x").parent
     prepared = {p.name: summarise_prepared(p) for p in sorted(cache_root.iterdir())} if cache_root.is_dir() else {}
     table = Table(title=f"datasets of {vault_root}")
-    for column in ("dataset", "layout", "root", "prepared", "crops", "frames", "size"):
-        table.add_column(column, overflow="fold")
+    for column in ("dataset", "layout", "prepared", "crops", "frames", "size", "root"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("dataset", "layout", "prepared"))
     for name in sorted(set(configured) | {k for k, v in prepared.items() if v is not None}):
         source, summary = configured.get(name), prepared.get(name)
         root_text = "—" if source is None else f"{source.root}" + ("" if source.root.is_dir() else " [red](missing)[/red]")
@@ -124,7 +124,7 @@ def list_datasets(vault: VaultOption = None) -> None:
         else:
             state = "yes" if summary.complete else f"[yellow]partial {summary.videos_done}/{summary.videos_total}[/yellow]"
             crops, frames, size = str(summary.images), summary.frames, str(summary.size)
-        table.add_row(name, source.layout if source else "", root_text, state, crops, frames, size)
+        table.add_row(name, source.layout if source else "", state, crops, frames, size, root_text)
     if not table.rows:
         out.print(f"no datasets configured or prepared; add 'datasets: {{oulu-npu: /path}}' to {vault_root / '.vaultlab' / 'config.yaml'} "
                   "or run `vaultlab data prepare NAME --root PATH`", highlight=False)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import blank_frames, write_garbage, write_video
+from conftest import blank_frames, face_frames, write_garbage, write_video
 from vaultlab.data.real.cache import PreparedDataError, load_prepared, read_manifest
 from vaultlab.data.real.prepare import FaceNotFoundError, PrepareSettings, prepare_dataset
 from vaultlab.data.real.records import DatasetLayoutError
@@ -58,7 +58,7 @@ def test_unreadable_video_keeps_progress_and_resumes(trees, tmp_path):
     assert not manifest["complete"] and sum(s["videos"] for s in manifest["shards"].values()) == 20  # 5 shards of 4 kept
     with pytest.raises(PreparedDataError, match="did not finish; rerun"):
         load_prepared("casia-fasd", cache_dir=cache)
-    write_video(bad, [f for f in __import__("conftest").face_frames()])  # the user fixes the file
+    write_video(bad, face_frames())  # the user fixes the file
     report = prepare_dataset("casia-fasd", root, cache, SMALL)
     assert report.videos_resumed == 20 and report.videos == 4
     assert len(load_prepared("casia-fasd", cache_dir=cache)) == 48
@@ -83,8 +83,6 @@ def test_face_not_found(trees, tmp_path):
 
 
 def test_nearest_face_frame_replaces_a_faceless_sampled_frame(trees, tmp_path):
-    from conftest import face_frames
-
     root = copy_tree(trees, "replay-attack", tmp_path)
     frames = face_frames()
     frames[6] = blank_frames(1)[0]  # the sampled frame 6 has no face; frame 5 and 7 do

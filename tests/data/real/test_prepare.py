@@ -63,7 +63,7 @@ def test_replay_prepared(prepared):
 
 
 def test_msu_prepared_with_rotations(prepared, trees):
-    import cv2
+    import av
 
     from vaultlab.data.real.faces import FaceDetector
     from vaultlab.data.real.video import iter_frames
@@ -77,14 +77,11 @@ def test_msu_prepared_with_rotations(prepared, trees):
     detector = FaceDetector()
     for name in ("real_client002_android_SD_scene01", "real_client003_android_SD_scene01"):
         path = trees["msu-mfsd"] / "scene01" / "real" / f"{name}.mp4"
-        import av
-
         with av.open(str(path)) as container:
             raw = next(container.decode(video=0)).to_ndarray(format="rgb24")
         assert detector.largest_face(raw) is None
         upright = dict(iter_frames(path, [0], 180 if name.endswith("3_android_SD_scene01") else 0))[0]
         assert detector.largest_face(upright) is not None
-    assert cv2 is not None
 
 
 def test_celeba_prepared_uses_scaled_boxes(trees, tmp_path):

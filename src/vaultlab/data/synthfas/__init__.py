@@ -28,7 +28,7 @@ import torch
 from vaultlab.data.sampleset import ATTACK, BONA_FIDE, SampleSet
 from vaultlab.data.synthfas import attacks as _attacks
 from vaultlab.data.synthfas import render as _render
-from vaultlab.data.synthfas.camera import capture
+from vaultlab.data.synthfas.camera import NoiseBank, capture
 from vaultlab.data.synthfas.domains import DOMAINS, camera_for
 from vaultlab.data.synthfas.render import PARSING_CLASSES
 
@@ -153,7 +153,7 @@ def _lit_background(spec, light: dict[str, torch.Tensor], n: int, size: int, gen
     return bg * light["rgb"].view(-1, 3, 1, 1) * lvl
 
 
-def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params: dict[str, np.ndarray], gen: torch.Generator) -> dict:
+def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params: dict[str, np.ndarray], maps: dict[str, torch.Tensor], gen: torch.Generator, noise: NoiseBank) -> dict:
     """All rows of one domain for the subjects ``subj``."""
     spec = DOMAINS[config.domains[dom_idx]]
     S, F_ = config.image_size, config.frames
@@ -170,12 +170,13 @@ def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params
     # 1. heads: bona fide frames (per-frame jitter) and the attack photos (one pose each)
     head_subj = np.concatenate([bf_subj, av_subj])
     sub = {k: torch.from_numpy(v[head_subj]) for k, v in params.items()}
+    local = torch.from_numpy(head_subj - subj[0])  # blocks of this chunk's canonical maps
     pose_bf, light_bf = _pose(n_bf, F_, gen), _light(spec, n_bf, F_, gen)
     pose_ph, light_ph = _pose(n_av, 1, gen), _light(spec, n_av, 1, gen)
     pose = {k: torch.cat([pose_bf[k], pose_ph[k]]) for k in pose_bf}
     light = {k: torch.cat([light_bf[k], light_ph[k]]) for k in light_bf}
     bg = _lit_background(spec, light, n_bf + n_av, S, gen)
-    heads = _render.render_heads(sub, pose, light, bg, S)
+    heads = _render.pose_heads(maps, local, sub, pose, light, bg, S)
 
     rgb_parts, rows = [heads["rgb"][:n_bf]], []
     depth_parts = [heads["depth"][:n_bf]]
@@ -195,7 +196,7 @@ def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params
         light_a = _light(spec, nvid * F_, F_, gen)
         scene = _lit_background(spec, light_a, nvid * F_, S, gen)
         H = _attacks.sample_sheet_poses(nvid, F_, S, gen)["H"]
-        out, cover, grid = fn(photos[idx], scene, H, strength, light_a, spec, F_, config.spread, config.emphasis, gen)
+        out, cover, grid = fn(photos[idx], scene, H, strength, light_a, spec, F_, config.spread, config.emphasis, gen, noise)
         pars = torch.nn.functional.grid_sample(photo_pars[idx], grid, mode="nearest", padding_mode="zeros", align_corners=False)
         pars = (pars.squeeze(1) * (cover > 0.5)).to(torch.uint8)
         rgb_parts.append(out)
@@ -206,7 +207,7 @@ def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params
             rows.append((ATTACK, PAIS[av_pai[i]], s, f"{dname}-s{s:04d}-{PAIS[av_pai[i]]}-{av_idx[i]}"))
 
     # 3. the domain's camera on everything
-    images = capture(torch.cat(rgb_parts), camera_for(spec, config.dom, S), gen)
+    images = capture(torch.cat(rgb_parts), camera_for(spec, config.dom, S), gen, noise)
     return {"images": images.numpy(), "depth": torch.cat(depth_parts).numpy(), "parsing": torch.cat(pars_parts).numpy(), "rows": rows}
 
 
@@ -222,13 +223,17 @@ def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress |
     label = np.empty(N, dtype=np.int64)
     pai, domain, subject, video, split = ([None] * N for _ in range(5))
     chunks = [np.arange(i, min(i + CHUNK_SUBJECTS, config.subjects)) for i in range(0, config.subjects, CHUNK_SUBJECTS)]
+    noise_gen = torch.Generator().manual_seed(int(np.random.SeedSequence([config.seed, 0x0153]).generate_state(1)[0]))
+    noise = NoiseBank(S, noise_gen)
     pos = 0
-    for d_idx, dname in enumerate(config.domains):
-        for c_idx, subj in enumerate(chunks):
+    for c_idx, subj in enumerate(chunks):
+        with torch.no_grad():
+            maps = _render.head_maps({k: torch.from_numpy(v[subj]) for k, v in params.items()}, S)
+        for d_idx, dname in enumerate(config.domains):
             seed = np.random.SeedSequence([config.seed, d_idx, c_idx, DOMAIN_SALT]).generate_state(2, dtype=np.uint64)
             gen = torch.Generator().manual_seed(int(seed[0] & 0x7FFF_FFFF_FFFF_FFFF))
             with torch.no_grad():
-                part = _render_chunk(config, d_idx, subj, params, gen)
+                part = _render_chunk(config, d_idx, subj, params, maps, gen, noise)
             n = len(part["rows"])
             images[pos:pos + n], depth[pos:pos + n], parsing[pos:pos + n] = part["images"], part["depth"], part["parsing"]
             for j, (lab, p, s, vid) in enumerate(part["rows"]):

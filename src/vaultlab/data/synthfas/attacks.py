@@ -109,7 +109,7 @@ def _amount(strength: Tensor, cue: str, spec: DomainSpec, emphasis: float, kind:
 
 def print_attack(
     photo: Tensor, scene: Tensor, H: Tensor, strength: Tensor, light: dict[str, Tensor], spec: DomainSpec,
-    frames: int, spread: float, emphasis: float, gen: torch.Generator,
+    frames: int, spread: float, emphasis: float, gen: torch.Generator, noise,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Prints of ``photo`` [N,3,S,S] (one per frame, already gathered per video) seen over ``scene``.
 
@@ -166,7 +166,7 @@ def print_attack(
     # paper: tint, texture (low frequency and grain)
     a_pp = _amount(strength, "paper", spec, emphasis, "print")
     paper = torch.tensor(spec.paper_rgb).view(1, 3, 1, 1) * (1.0 + 0.02 * torch.randn(n, 3, 1, 1, generator=gen))
-    tex = 0.03 * a_pp.view(-1, 1, 1, 1) * (_lowfreq(n, 6, S, gen) + 0.5 * torch.randn(n, 1, S, S, generator=gen))
+    tex = 0.03 * a_pp.view(-1, 1, 1, 1) * (_lowfreq(n, 6, S, gen) + 0.5 * noise.take(n, 1, gen))
     reflect = reflect * paper * (1.0 + tex)
 
     # flat shading of the tilted plane under the scene light, with a mild linear gradient
@@ -185,7 +185,7 @@ def print_attack(
 
 def replay_attack(
     photo: Tensor, scene: Tensor, H: Tensor, strength: Tensor, light: dict[str, Tensor], spec: DomainSpec,
-    frames: int, spread: float, emphasis: float, gen: torch.Generator,
+    frames: int, spread: float, emphasis: float, gen: torch.Generator, noise,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Replays of ``photo`` on the domain's screen; same conventions as ``print_attack``."""
     n, S = photo.shape[0], photo.shape[-1]

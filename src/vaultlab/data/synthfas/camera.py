@@ -1,7 +1,7 @@
 """The capture camera of a domain: linear scene radiance in, 8-bit sRGB out.
 
-Steps, all batched: white balance with exposure jitter → Gaussian optical blur → optional down-up
-resample (a low-resolution sensor) → shot + read noise → sRGB gamma → JPEG-like compression (YCbCr,
+Steps, all batched: white balance with exposure jitter → separable Gaussian optical blur → optional
+down-up resample (a low-resolution sensor) → shot + read noise → sRGB gamma → JPEG-like compression (YCbCr,
 8×8 block DCT, IJG quality-scaled luma/chroma tables, rounding) → 8-bit quantisation.
 """
 
@@ -43,22 +43,55 @@ def _quality_tables(quality: Tensor) -> Tensor:
     return t / 255.0
 
 
-def jpeg_like(rgb: Tensor, quality: Tensor) -> Tensor:
-    """Block-DCT quantisation of gamma-encoded RGB [N,3,S,S] in [0,1] (S a multiple of 8)."""
-    n, _, S, W = rgb.shape
-    m = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
-    ycc = torch.einsum("ij,njhw->nihw", m, rgb)
-    ycc[:, 0] -= 0.5
-    blocks = ycc.reshape(n, 3, S // 8, 8, W // 8, 8).transpose(3, 4)  # [n,3,by,bx,8,8]
+@lru_cache(maxsize=1)
+def _dct64() -> Tensor:
+    """kron(D, D): the 2-D 8×8 DCT as one 64×64 matrix acting on flattened blocks."""
     D = _dct8()
-    coef = D @ blocks @ D.T
-    q = _quality_tables(quality)
+    return torch.kron(D, D)
+
+
+_RGB2YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_YCC2RGB = torch.linalg.inv(_RGB2YCC)
+
+
+def jpeg_like(rgb: Tensor, quality: Tensor) -> Tensor:
+    """Block-DCT quantisation of gamma-encoded RGB [N,3,S,W] in [0,1] (S, W multiples of 8)."""
+    n, _, S, W = rgb.shape
+    ycc = torch.einsum("ij,njhw->nihw", _RGB2YCC, rgb)
+    ycc[:, 0] -= 0.5
+    blocks = ycc.reshape(n, 3, S // 8, 8, W // 8, 8).transpose(3, 4).reshape(n, 3, -1, 64)
+    K = _dct64()
+    coef = blocks @ K.T
+    q = _quality_tables(quality).view(-1, 3, 1, 64)
     coef = torch.round(coef / q) * q
-    blocks = D.T @ coef @ D
-    ycc = blocks.transpose(3, 4).reshape(n, 3, S, W)
+    blocks = coef @ K
+    ycc = blocks.reshape(n, 3, S // 8, W // 8, 8, 8).transpose(3, 4).reshape(n, 3, S, W)
     ycc[:, 0] += 0.5
-    inv = torch.linalg.inv(m)
-    return torch.einsum("ij,njhw->nihw", inv, ycc)
+    return torch.einsum("ij,njhw->nihw", _YCC2RGB, ycc)
+
+
+def blur(x: Tensor, sigma: float) -> Tensor:
+    """Separable Gaussian blur of [N,C,S,W] (reflect boundary) as a sum of shifted slices."""
+    if sigma < 0.05:
+        return x
+    k = _gauss_kernel(sigma).tolist()
+    r = (len(k) - 1) // 2
+    r = min(r, x.shape[-1] - 1, x.shape[-2] - 1)
+    k = k[(len(k) - 1) // 2 - r: (len(k) - 1) // 2 + r + 1]
+    tot = sum(k)
+    k = [w / tot for w in k]
+    S, W = x.shape[-2], x.shape[-1]
+    xp = F.pad(x, (r, r, 0, 0), mode="reflect")
+    y = xp[..., r:r + W] * k[r]
+    for i, w in enumerate(k):
+        if i != r:
+            y.add_(xp[..., i:i + W], alpha=w)
+    yp = F.pad(y, (0, 0, r, r), mode="reflect")
+    z = yp[..., r:r + S, :] * k[r]
+    for i, w in enumerate(k):
+        if i != r:
+            z.add_(yp[..., i:i + S, :], alpha=w)
+    return z
 
 
 def _gauss_kernel(sigma: float) -> Tensor:
@@ -68,31 +101,40 @@ def _gauss_kernel(sigma: float) -> Tensor:
     return k / k.sum()
 
 
-def blur(rgb: Tensor, sigma: float) -> Tensor:
-    if sigma < 0.05:
-        return rgb
-    n, c, h, w = rgb.shape
-    k = _gauss_kernel(sigma)
-    r = (len(k) - 1) // 2
-    x = rgb.reshape(n * c, 1, h, w)
-    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))
-    return x.reshape(n, c, h, w)
+class NoiseBank:
+    """Unit Gaussian noise fields drawn once per generation run; each image takes a random field at
+    a random offset and orientation (``take``), which is far cheaper than fresh ``randn`` per pixel."""
+
+    def __init__(self, size: int, gen: torch.Generator, fields: int = 48, margin: int = 16) -> None:
+        self.size, self.margin = size, margin
+        self.bank = torch.randn(fields, 3, size + margin, size + margin, generator=gen)
+
+    def take(self, n: int, channels: int, gen: torch.Generator) -> Tensor:
+        S, m = self.size, self.margin
+        idx = torch.randint(0, self.bank.shape[0], (n,), generator=gen).tolist()
+        oy = torch.randint(0, m + 1, (n,), generator=gen).tolist()
+        ox = torch.randint(0, m + 1, (n,), generator=gen).tolist()
+        c0 = torch.randint(0, 4 - channels, (n,), generator=gen).tolist() if channels < 3 else [0] * n
+        fl = torch.randint(0, 2, (n,), generator=gen).tolist()
+        out = torch.empty(n, channels, S, S)
+        for j in range(n):
+            view = self.bank[idx[j], c0[j]:c0[j] + channels, oy[j]:oy[j] + S, ox[j]:ox[j] + S]
+            out[j] = view.transpose(1, 2) if fl[j] else view
+        return out
 
 
-def capture(rgb: Tensor, cam: Camera, gen: torch.Generator) -> Tensor:
+def capture(rgb: Tensor, cam: Camera, gen: torch.Generator, noise: NoiseBank) -> Tensor:
     """Linear RGB [N,3,S,S] → uint8 [N,S,S,3] through the domain's camera."""
     n, _, S, _ = rgb.shape
     gains = torch.tensor(cam.wb).view(1, 3, 1, 1) * (1.0 + 0.08 * torch.randn(n, 1, 1, 1, generator=gen))
-    x = rgb * gains
-    x = blur(x, cam.blur_sigma)
+    x = blur(rgb * gains, cam.blur_sigma)
     if cam.downup > 1.01:
-        small = max(8, int(round(S / cam.downup)))
+        small = max(4, int(round(S / cam.downup)))
         x = F.interpolate(x, size=(small, small), mode="bilinear", antialias=True, align_corners=False)
         x = F.interpolate(x, size=(S, S), mode="bilinear", align_corners=False)
     x = x.clamp_(min=0.0)
     sigma = torch.sqrt(cam.noise**2 + (0.6 * cam.noise) ** 2 * x)  # read + shot noise
-    x = x + sigma * torch.randn(x.shape, generator=gen)
+    x = x.addcmul_(sigma, noise.take(n, 3, gen))
     x = x.clamp_(0.0, 1.0).pow_(1.0 / 2.2)
     pad = (-S) % 8
     if cam.jpeg_quality < 99.5:

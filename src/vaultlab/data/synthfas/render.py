@@ -1,13 +1,14 @@
 """Bona fide rendering: a parametric 3-D head seen orthographically, shaded from its own normals.
 
-Everything is evaluated analytically at the output resolution for a whole batch at once (one tensor
-op per step over ``[N, S, S]``); region edges are anti-aliased with a one-pixel linear ramp on an
-approximate signed distance, so no supersampling is needed for the face itself.
+Each subject's frontal head (albedo, height, silhouette coverage, parsing) is evaluated analytically
+once, on a canonical grid at 1.5× the output resolution (region edges anti-aliased with a one-pixel
+ramp on an approximate signed distance). Every frame then only resamples those maps through its pose
+(``grid_sample``) and shades the result under its light, batched over all frames.
 
 Geometry (canonical head units, image half-width = 1): an egg-shaped ellipsoid height map with a hair
-volume on top, a Gaussian nose bump and two eye sockets. Yaw and pitch move the features over the
-head (the nose, standing further out, moves more: parallax); roll, scale and translation are a
-similarity transform. Depth is the exact height map; parsing is the region map.
+volume on top, a Gaussian nose bump and two eye sockets. Yaw and pitch rotate the height field
+orthographically (the nose, standing further out, moves more: parallax); roll, scale and translation
+are a similarity transform. Depth is the rotated height field; parsing is the region map.
 """
 
 from __future__ import annotations
@@ -59,83 +60,62 @@ def _ramp(d: Tensor) -> Tensor:
     return (0.5 - d).clamp_(0.0, 1.0)
 
 
-def render_heads(sub: dict[str, Tensor], pose: dict[str, Tensor], light: dict[str, Tensor], bg: Tensor, size: int) -> dict[str, Tensor]:
-    """Render N heads over backgrounds ``bg`` [N,3,S,S] (linear RGB).
+# Canonical maps cover [-EXTENT, EXTENT]² head units at CANON_OVERSAMPLE × the output resolution.
+EXTENT = 1.3
+CANON_OVERSAMPLE = 1.5
 
-    ``sub``: per-image subject parameters (``sample_subjects`` gathered by subject); ``pose``: tx, ty,
-    scale, roll, yaw, pitch [N]; ``light``: dir [N,3] (unit, image coords), rgb [N,3], level [N], ambient [N].
-    Returns rgb [N,3,S,S] float, depth uint8 [N,S,S], parsing uint8 [N,S,S], mask float [N,S,S].
+
+def head_maps(sub: dict[str, Tensor], size: int) -> dict[str, Tensor]:
+    """Each subject's frontal head in canonical coordinates (evaluated once per subject).
+
+    Per subject: albedo (3), height (head units, 0 outside), coverage (anti-aliased silhouette) and
+    specular weight, plus parsing, on an M×M grid over [-EXTENT, EXTENT]²; subjects are stacked
+    vertically into one tall image so that every frame of every subject is resampled by a single
+    ``grid_sample`` call without gathering per-frame copies of the maps.
     """
-    S = size
-    g = (torch.arange(S, dtype=torch.float32) + 0.5) * (2.0 / S) - 1.0
-    x, y = g.view(1, 1, S), g.view(1, S, 1)
-    scale = _c(pose["scale"])
-    px = scale * (S / 2.0)  # pixels per canonical unit
-    dx, dy = x - _c(pose["tx"]), y - _c(pose["ty"])
-    cr, sr = _c(torch.cos(pose["roll"])), _c(torch.sin(pose["roll"]))
-    X = (dx * cr + dy * sr) / scale
-    Y = (dy * cr - dx * sr) / scale
+    M = int(round(size * CANON_OVERSAMPLE * EXTENT))
+    g = ((torch.arange(M, dtype=torch.float32) + 0.5) * (2.0 / M) - 1.0) * EXTENT
+    X, Y = g.view(1, 1, M), g.view(1, M, 1)
+    px = M / (2.0 * EXTENT)  # canonical-map pixels per head unit
 
     a, b = _c(sub["head_a"]), _c(sub["head_b"])
-    # egg: narrower towards the jaw (Y grows downwards)
-    a_eff = a * (1.0 - _c(sub["jaw"]) * (Y / b).clamp(min=0.0))
+    a_eff = a * (1.0 - _c(sub["jaw"]) * (Y / b).clamp(min=0.0))  # egg: narrower towards the jaw
     qh = (X / a_eff) ** 2 + (Y / b) ** 2
-    h_head = a * torch.sqrt((1.0 - qh).clamp_(min=0.0))
-    # hair volume: a slightly larger ellipsoid on the upper part of the head
-    ah, bh = a + 0.07, b + 0.06
+    h_head = a * torch.sqrt((1.0 - qh).clamp(min=0.0))
+    ah, bh = a + 0.07, b + 0.06  # hair volume: a larger ellipsoid over the upper head
     qv = (X / ah) ** 2 + ((Y + 0.05) / bh) ** 2
     upper = (Y < 0.05 * b).float()
-    h_vol = 0.92 * ah * torch.sqrt((1.0 - qv).clamp_(min=0.0)) * upper
+    h_vol = 0.92 * ah * torch.sqrt((1.0 - qv).clamp(min=0.0)) * upper
     height = torch.maximum(h_head, h_vol)
     sil = height > 0
-    sil_soft = torch.maximum(_ramp((qh - 1.0) * 0.5 * a * px), _ramp((qv - 1.0) * 0.5 * ah * px) * upper)
-
-    sy, sp = _c(torch.sin(pose["yaw"])), _c(torch.sin(pose["pitch"]))
-    Xf = X - sy * 0.62 * a
-    Yf = Y - sp * 0.45 * b
-    Xn = Xf - sy * 0.18  # the nose stands out further: parallax
-    aXf = Xf.abs()
+    coverage = torch.maximum(_ramp((qh - 1.0) * 0.5 * a * px), _ramp((qv - 1.0) * 0.5 * ah * px) * upper)
 
     inside = h_head > 0
-    hf = inside.float()
+    aX = X.abs()
+    eye_dx, eye_y = _c(sub["eye_dx"]), _c(sub["eye_y"])
     nose_len = _c(sub["nose_len"])
-    nose = _c(sub["nose_amp"]) * torch.exp(-0.5 * ((Xn / 0.075) ** 2 + ((Yf - 0.04) / nose_len) ** 2))
-    socket = _c(sub["socket"]) * torch.exp(-0.5 * (((aXf - _c(sub["eye_dx"])) / 0.1) ** 2 + ((Yf - _c(sub["eye_y"])) / 0.07) ** 2))
-    height = height + (nose - socket) * hf
-    height = height * scale  # image units
+    nose = _c(sub["nose_amp"]) * torch.exp(-0.5 * ((X / 0.075) ** 2 + ((Y - 0.04) / nose_len) ** 2))
+    socket = _c(sub["socket"]) * torch.exp(-0.5 * (((aX - eye_dx) / 0.1) ** 2 + ((Y - eye_y) / 0.07) ** 2))
+    height = height + (nose - socket) * inside.float()
 
-    # normals by central differences (image units: one pixel = 2/S)
-    hp = torch.nn.functional.pad(height.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)
-    k = S / 4.0
-    gx = (hp[:, 1:-1, 2:] - hp[:, 1:-1, :-2]) * k
-    gy = (hp[:, 2:, 1:-1] - hp[:, :-2, 1:-1]) * k
-    gx.clamp_(-6.0, 6.0)
-    gy.clamp_(-6.0, 6.0)
-    inv = torch.rsqrt(gx * gx + gy * gy + 1.0)
-    L = light["dir"]
-    ndl = ((_c(L[:, 2]) - gx * _c(L[:, 0]) - gy * _c(L[:, 1])) * inv).clamp_(min=0.0)
-    hv = L + torch.tensor([0.0, 0.0, 1.0])
-    hv = hv / hv.norm(dim=1, keepdim=True)
-    ndh = ((_c(hv[:, 2]) - gx * _c(hv[:, 0]) - gy * _c(hv[:, 1])) * inv).clamp_(min=0.0)
-
-    # regions (soft for albedo, hard for parsing)
-    def ellipse(u: Tensor, v: Tensor, rx: float | Tensor, ry: float | Tensor) -> tuple[Tensor, Tensor]:
+    def ellipse(u: Tensor, v: Tensor, rx, ry) -> tuple[Tensor, Tensor]:
         q = (u / rx) ** 2 + (v / ry) ** 2
-        rmin = min(rx, ry) if isinstance(rx, float) and isinstance(ry, float) else torch.minimum(torch.as_tensor(rx), torch.as_tensor(ry))
+        rmin = torch.minimum(torch.as_tensor(rx), torch.as_tensor(ry))
         return _ramp((q - 1.0) * 0.5 * rmin * px), q < 1.0
 
     hairline = _c(sub["hairline"]) + 0.35 * X * X
     d_hair = (Y - hairline) * px
-    side = (X.abs() - a * (1.0 - 0.16 * _c(sub["hair_side"]))) * px
-    hair_soft = torch.maximum(_ramp(d_hair), _ramp(-side) * (Y < 0.15 * b).float())
+    side = (aX - a * (1.0 - 0.16 * _c(sub["hair_side"]))) * px
+    low = (Y < 0.15 * b)
+    hair_soft = torch.maximum(_ramp(d_hair), _ramp(-side) * low.float())
     hair_soft = torch.where(inside, hair_soft, torch.ones_like(hair_soft))
-    hair_hard = sil & ((~inside) | (d_hair < 0) | ((side > 0) & (Y < 0.15 * b)))
+    hair_hard = sil & ((~inside) | (d_hair < 0) | ((side > 0) & low))
 
-    brow_soft, brow_hard = ellipse(aXf - _c(sub["eye_dx"]), Yf - _c(sub["brow_y"]) + 0.02 * (aXf - _c(sub["eye_dx"])), 0.12, 0.028)
-    eye_soft, eye_hard = ellipse(aXf - _c(sub["eye_dx"]), Yf - _c(sub["eye_y"]), 0.095, 0.042)
-    iris_soft, _ = ellipse(aXf - _c(sub["eye_dx"]) - sy * 0.03, Yf - _c(sub["eye_y"]), 0.04, 0.04)
-    mouth_soft, mouth_hard = ellipse(Xf, Yf - _c(sub["mouth_y"]), _c(sub["mouth_w"]), 0.045)
-    nose_soft, nose_hard = ellipse(Xn, Yf - 0.04, 0.07, nose_len * 1.15)
+    brow_soft, brow_hard = ellipse(aX - eye_dx, Y - _c(sub["brow_y"]) + 0.02 * (aX - eye_dx), 0.12, 0.028)
+    eye_soft, eye_hard = ellipse(aX - eye_dx, Y - eye_y, 0.095, 0.042)
+    iris_soft, _ = ellipse(aX - eye_dx, Y - eye_y, 0.04, 0.04)
+    mouth_soft, mouth_hard = ellipse(X, Y - _c(sub["mouth_y"]), _c(sub["mouth_w"]), 0.045)
+    nose_soft, nose_hard = ellipse(X, Y - 0.04, 0.07, nose_len * 1.15)
 
     def rgb(key: str) -> Tensor:
         return sub[key].view(-1, 3, 1, 1)
@@ -148,12 +128,7 @@ def render_heads(sub: dict[str, Tensor], pose: dict[str, Tensor], light: dict[st
     alb = torch.lerp(alb, eye_col, eye_soft.unsqueeze(1))
     alb = torch.lerp(alb, (rgb("hair_rgb") * 0.8).expand_as(alb), brow_soft.unsqueeze(1))
     alb = torch.lerp(alb, rgb("hair_rgb").expand_as(alb), hair_soft.unsqueeze(1))
-
-    lrgb = light["rgb"].view(-1, 3, 1, 1) * light["level"].view(-1, 1, 1, 1)
-    shade = light["ambient"].view(-1, 1, 1, 1) + ndl.unsqueeze(1)
-    spec = (0.12 * (1.0 - hair_soft) * ndh.pow(24)).unsqueeze(1)
-    face = (alb * shade + spec) * lrgb
-    out = torch.lerp(bg, face, sil_soft.unsqueeze(1))
+    gloss = (1.0 - hair_soft) * (1.0 - eye_soft)  # specular weight: skin only
 
     parsing = torch.zeros(height.shape, dtype=torch.uint8)
     parsing[sil] = SKIN
@@ -163,10 +138,80 @@ def render_heads(sub: dict[str, Tensor], pose: dict[str, Tensor], light: dict[st
     parsing[feats & brow_hard] = BROWS
     parsing[feats & eye_hard] = EYES
     parsing[feats & mouth_hard] = MOUTH
+    # one tall image per channel: subject i occupies rows [i*M, (i+1)*M) (see ``pose_heads``)
+    n = height.shape[0]
+    stack = torch.cat([alb, height.unsqueeze(1), coverage.unsqueeze(1), gloss.unsqueeze(1)], 1)
+    return {
+        "stack": stack.transpose(0, 1).reshape(1, 6, n * M, M).contiguous(),
+        "parsing": parsing.reshape(1, 1, n * M, M).float(),
+        "n": n, "M": M,
+    }
 
-    hmax = height.flatten(1).amax(1).clamp(min=1e-6).view(-1, 1, 1)
-    depth = torch.where(sil, 1.0 + 254.0 * height / hmax, torch.zeros_like(height)).round_().to(torch.uint8)
-    return {"rgb": out, "depth": depth, "parsing": parsing, "mask": sil_soft}
+
+def pose_heads(maps: dict[str, Tensor], idx: Tensor, sub: dict[str, Tensor], pose: dict[str, Tensor], light: dict[str, Tensor], bg: Tensor, size: int) -> dict[str, Tensor]:
+    """Render posed, lit heads from the canonical ``maps`` (rows ``idx``) over backgrounds ``bg``.
+
+    The head is rotated orthographically: an output pixel at canonical (x, y) after the similarity
+    (translation, scale, roll) sees the surface point X with X·cos(yaw) + Z(X)·sin(yaw) = x (one
+    fixed-point step, Z from the head ellipsoid), likewise for pitch, so features that stand out (the
+    nose) move more than the outline: real parallax. Depth is z' = Z·cos·cos − X·sin(yaw) − Y·sin(pitch);
+    normals come from its finite differences, shading is Lambertian plus a small specular lobe.
+    ``sub`` holds per-image subject parameters; ``pose`` tx, ty, scale, roll, yaw, pitch [N];
+    ``light`` dir [N,3], rgb [N,3], level [N], ambient [N]. Returns rgb [N,3,S,S] (linear),
+    depth uint8 [N,S,S], parsing uint8 [N,S,S].
+    """
+    S = size
+    F = torch.nn.functional
+    g = (torch.arange(S, dtype=torch.float32) + 0.5) * (2.0 / S) - 1.0
+    x, y = g.view(1, 1, S), g.view(1, S, 1)
+    scale = _c(pose["scale"])
+    dx, dy = x - _c(pose["tx"]), y - _c(pose["ty"])
+    cr, sr = _c(torch.cos(pose["roll"])), _c(torch.sin(pose["roll"]))
+    Xa = (dx * cr + dy * sr) / scale
+    Ya = (dy * cr - dx * sr) / scale
+    a, b = _c(sub["head_a"]), _c(sub["head_b"])
+    Z = a * torch.sqrt((1.0 - (Xa / a) ** 2 - (Ya / b) ** 2).clamp_(min=0.0))
+    sy, cy = _c(torch.sin(pose["yaw"])), _c(torch.cos(pose["yaw"]))
+    sp, cp = _c(torch.sin(pose["pitch"])), _c(torch.cos(pose["pitch"]))
+    X = (Xa - Z * sy) / cy
+    Y = (Ya - Z * sp) / cp
+    # address subject idx's block of the tall canonical image (blocks are background at their borders)
+    n_sub, N = maps["n"], X.shape[0]
+    gx_ = (X * (1.0 / EXTENT)).clamp_(-1.0, 1.0)
+    gy_ = ((Y * (1.0 / EXTENT)).clamp_(-1.0, 1.0) + (2.0 * _c(idx.float()) + 1.0 - n_sub)) * (1.0 / n_sub)
+    grid = torch.stack([gx_, gy_], -1).reshape(1, N * S, S, 2)
+    smp = F.grid_sample(maps["stack"], grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    smp = smp.reshape(6, N, S, S).transpose(0, 1)
+    parsing = F.grid_sample(maps["parsing"], grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    parsing = parsing.reshape(N, S, S).to(torch.uint8)
+    alb, Hs, cov, gloss = smp[:, :3], smp[:, 3], smp[:, 4], smp[:, 5]
+
+    zimg = (Hs * (cy * cp) - X * sy - Y * sp) * scale  # image units, towards the camera
+    # normals by central differences (one pixel = 2/S image units)
+    zp = F.pad(zimg.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)
+    k = S / 4.0
+    gx = ((zp[:, 1:-1, 2:] - zp[:, 1:-1, :-2]) * k).clamp_(-6.0, 6.0)
+    gy = ((zp[:, 2:, 1:-1] - zp[:, :-2, 1:-1]) * k).clamp_(-6.0, 6.0)
+    inv = torch.rsqrt(gx * gx + gy * gy + 1.0)
+    L = light["dir"]
+    ndl = ((_c(L[:, 2]) - gx * _c(L[:, 0]) - gy * _c(L[:, 1])) * inv).clamp_(min=0.0)
+    hv = L + torch.tensor([0.0, 0.0, 1.0])
+    hv = hv / hv.norm(dim=1, keepdim=True)
+    ndh = ((_c(hv[:, 2]) - gx * _c(hv[:, 0]) - gy * _c(hv[:, 1])) * inv).clamp_(min=0.0)
+
+    lrgb = (light["rgb"] * light["level"].view(-1, 1)).view(-1, 3, 1, 1)
+    shade = (ndl + light["ambient"].view(-1, 1, 1)).unsqueeze(1)
+    spec = (0.12 * gloss * ndh.pow(24)).unsqueeze(1)
+    face = (alb * shade + spec) * lrgb
+    rgb = torch.lerp(bg, face, cov.unsqueeze(1))
+
+    sil = parsing > 0
+    big = torch.tensor(1e9)
+    zmin = torch.where(sil, zimg, big).flatten(1).amin(1).view(-1, 1, 1)
+    zmax = torch.where(sil, zimg, -big).flatten(1).amax(1).view(-1, 1, 1)
+    rel = (zimg - zmin) / (zmax - zmin).clamp(min=1e-6)
+    depth = torch.where(sil, 1.0 + 254.0 * rel.clamp(0.0, 1.0), torch.zeros_like(rel)).round_().to(torch.uint8)
+    return {"rgb": rgb, "depth": depth, "parsing": parsing}
 
 
 def backgrounds(kind: str, base_rgb: Tensor, n: int, size: int, gen: torch.Generator) -> Tensor:

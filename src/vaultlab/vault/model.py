@@ -17,7 +17,7 @@ class Diagnostic:
 
     path: str  # vault-relative, '/'-separated
     line: int  # 1-based; 0 when the problem is the whole file
-    severity: str  # "error" (file not usable / not written) | "warning"
+    severity: str  # "error" (file not usable / not written) | "warning" | "info" (noted, nothing wrong)
     message: str
     hint: str = ""
 
@@ -77,6 +77,11 @@ class Note:
     sections: list[Section] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     is_paper: bool = False
+    # Added by vault.note: how the file is spelled on disk, so edits can keep it byte-exact.
+    bom: bool = False  # the raw bytes start with a UTF-8 byte-order mark (not part of ``text``)
+    newline: str = "\n"  # the file's line ending: "\n" or "\r\n" (the first one seen)
+    frontmatter_end: int = 0  # 1-based line of the closing ``---``; 0 without frontmatter
+    progress_line: int = 0  # 1-based line of the Reading Progress label or heading; 0 if none
 
     @property
     def stem(self) -> str:
@@ -97,5 +102,35 @@ class Note:
         return round(100 * done / len(self.progress_tasks))
 
     @property
+    def raw_text(self) -> str:
+        """The text exactly as stored (BOM included), which edits operate on."""
+        return "\ufeff" + self.text if self.bom else self.text
+
+    @property
     def usable(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
+
+
+class _SectionsOnFirstUse:
+    """``Note.sections``, computed from the text the first time someone asks.
+
+    Most commands never look at sections, and building ~40 ``Section`` objects per note was the
+    largest share of sync's parse time. The parser stores ``_sections = None`` plus the body offset;
+    anything else (the dataclass ``__init__``, callers) sets the list as before.
+    """
+
+    def __get__(self, note: Note | None, owner: type | None = None):  # noqa: ANN204
+        if note is None:
+            return self
+        sections = note.__dict__.get("_sections")
+        if sections is None:
+            from .blocks import sections_of  # local: blocks imports this module
+
+            sections = note.__dict__["_sections"] = sections_of(note.text, note.__dict__.get("_body_start", 0))
+        return sections
+
+    def __set__(self, note: Note, value: list[Section] | None) -> None:
+        note.__dict__["_sections"] = value
+
+
+Note.sections = _SectionsOnFirstUse()  # type: ignore[assignment]

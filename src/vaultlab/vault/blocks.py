@@ -1,0 +1,290 @@
+"""A line scanner for the parts of Obsidian Markdown vaultlab reads.
+
+markdown-it-py does not know ``%% … %%`` comments, Obsidian's any-character task boxes or wikilinks,
+and running it over every note costs more than the whole sync budget. Instead we find the few
+things we need with whole-text regular expressions (C speed) and a small state machine for the two
+constructs that hide text: fenced code blocks and ``%%`` comments.
+
+Convention: functions work on ``doc = "\\n" + text``. Every line then starts right after a
+``"\\n"``, so patterns can begin with that literal (which lets ``re`` skip ahead with a fast search
+instead of trying every position), and the 1-based line number of the line starting at offset
+``p`` is simply ``doc.count("\\n", 0, p)``. ``start`` is the offset of the newline that precedes
+the first body line (0 when the note has no frontmatter).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from bisect import bisect_right
+from typing import NamedTuple
+from urllib.parse import unquote
+
+from .model import Section, SummaryField, Task
+
+# A fence marker at a line start (inside callouts too), or a %% anywhere.
+_HIDERS = re.compile(r"\n[ \t]*(?:>[ \t]?)*(`{3,}|~{3,})|%%")
+_HEADING = re.compile(r"\n {0,3}(#{1,6})([ \t][^\r\n]*)?(?=[\r\n]|\Z)")
+_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
+_LABEL = re.compile(r"[ \t]*(?:[-*+][ \t]+)?\*\*([^*\r\n]+?)(?::\*\*|\*\*[ \t]*:)[ \t]*(.*?)[ \t]*$")
+_PROGRESS_LABEL = re.compile(
+    r"\n[ \t]*(?:[-*+][ \t]+)?\*\*[ \t]*reading progress[ \t]*(?::\*\*|\*\*[ \t]*:)", re.I
+)
+_TASK = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+\[(.)\]\s?(.*)$")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])(?:\s|$)")
+_WIKILINK = re.compile(r"\[\[([^\[\]|#^\r\n]*\.\.[^\[\]|#^\r\n]*)")
+_MDLINK = re.compile(r"\]\(\s*<?([^)\s>]*\.\.[^)\s>]*)")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalise_label(label: str) -> str:
+    """"Static/Dynamic" → "static_dynamic": the key a Quick Summary label is looked up by."""
+    return _NON_WORD.sub("_", label.casefold()).strip("_")
+
+
+def heading_key(title: str) -> str:
+    """"Quick Summary:" / "quick  summary" → "quick summary"."""
+    key = title.casefold()
+    return key if key.isalnum() else " ".join(_NON_WORD.sub(" ", key).split())
+
+
+class Masks:
+    """Spans hidden from Markdown: fenced code and ``%%`` comments (unclosed ones run to the end)."""
+
+    def __init__(self, doc: str, start: int) -> None:
+        self.spans: list[tuple[int, int]] = []
+        if doc.find("%%", start) < 0 and doc.find("```", start) < 0 and doc.find("~~~", start) < 0:
+            self._starts: list[int] = []
+            return  # the common case: nothing hidden
+        spans = self.spans
+        state: tuple | None = None  # ("fence", char, length, start) | ("comment", start)
+        skip_until = -1
+        for match in _HIDERS.finditer(doc, start):
+            marker = match.group(1)
+            if marker:
+                eol = doc.find("\n", match.end())
+                eol = len(doc) if eol < 0 else eol
+                rest = doc[match.end() : eol]
+                if state is None:
+                    if marker[0] == "`" and "`" in rest:
+                        continue  # inline code such as ```x```, not a fence
+                    state = ("fence", marker[0], len(marker), match.start() + 1)
+                    skip_until = eol
+                elif state[0] == "fence" and marker[0] == state[1] and len(marker) >= state[2] and not rest.strip():
+                    spans.append((state[3], eol))
+                    state = None
+                continue
+            pos = match.start()
+            if pos < skip_until or (state is not None and state[0] == "fence"):
+                continue
+            if state is None:
+                line_start = doc.rfind("\n", 0, pos) + 1
+                if doc.count("`", line_start, pos) % 2:
+                    continue  # `%%` inside inline code
+                state = ("comment", pos)
+            else:
+                spans.append((state[1], match.end()))
+                state = None
+        if state is not None:
+            spans.append((state[-1], len(doc)))
+        self._starts = [s for s, _ in spans]
+
+    def hidden(self, pos: int) -> bool:
+        if not self.spans:
+            return False
+        i = bisect_right(self._starts, pos) - 1
+        return i >= 0 and pos < self.spans[i][1]
+
+
+class Heading(NamedTuple):
+    line: int
+    level: int
+    title: str
+    pos: int  # doc offset of the heading line's first character
+    end_pos: int  # doc offset of the newline ending the heading line (or len(doc))
+
+
+def find_headings(doc: str, start: int, masks: Masks) -> list[Heading]:
+    headings = []
+    count = doc.count
+    last_pos, line = 0, 0
+    hidden = masks.hidden if masks.spans else None
+    for match in _HEADING.finditer(doc, start):
+        pos = match.start() + 1
+        if hidden is not None and hidden(pos):
+            continue
+        title = (match.group(2) or "").strip()
+        if title.endswith("#"):
+            title = _CLOSING_HASHES.sub("", title).strip()
+        line += count("\n", last_pos, pos)
+        last_pos = pos
+        eol = doc.find("\n", match.end())
+        headings.append(Heading(line, len(match.group(1)), title, pos, len(doc) if eol < 0 else eol))
+    return headings
+
+
+def _frozen(cls, _new=object.__new__, **values):  # noqa: ANN001, ANN202
+    # The model's frozen dataclasses set each field through object.__setattr__ in __init__, which
+    # costs more than the rest of parsing a heading or task line; fill the instance dict directly.
+    instance = _new(cls)
+    instance.__dict__.update(values)
+    return instance
+
+
+def sections_from(headings: list[Heading], last_line: int) -> list[Section]:
+    """Each heading's range runs to the line before the next heading of the same or higher level."""
+    ends = [last_line] * len(headings)
+    open_stack: list[int] = []  # headings whose section is still open
+    for i, heading in enumerate(headings):
+        while open_stack and headings[open_stack[-1]].level >= heading.level:
+            ends[open_stack.pop()] = heading.line - 1
+        open_stack.append(i)
+    return [_frozen(Section, title=h.title, level=h.level, start=h.line, end=end) for h, end in zip(headings, ends)]
+
+
+def sections_of(text: str, body_start: int) -> list[Section]:
+    """All heading sections of a note (``body_start`` as returned by the parser)."""
+    doc = "\n" + text
+    masks = Masks(doc, body_start)
+    last_line = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    return sections_from(find_headings(doc, body_start, masks), last_line)
+
+
+def _titled(words: str) -> re.Pattern:
+    """A heading whose title is ``words`` once case, emoji and punctuation are ignored."""
+    body = r"[^\w\r\n]+".join(words.split())
+    return re.compile(rf"\n {{0,3}}(#{{1,6}})[ \t]+[^\w\r\n]*{body}[^\w\r\n]*(?=[\r\n]|\Z)", re.I)
+
+
+_QUICK_SUMMARY = _titled("quick summary")
+_READING_PROGRESS = _titled("reading progress")
+_H1 = re.compile(r"\n {0,3}#[ \t]+([^\r\n]*)")
+
+
+def _first_heading(doc: str, pattern: re.Pattern, start: int, masks: Masks) -> re.Match | None:
+    for match in pattern.finditer(doc, start):
+        if not masks.hidden(match.start() + 1):
+            return match
+    return None
+
+
+def _section_end(doc: str, after: int, masks: Masks, level: int = 6) -> int:
+    """Doc offset of the newline before the next heading of ``level`` or higher after ``after``."""
+    for match in _HEADING.finditer(doc, after):
+        if len(match.group(1)) <= level and not masks.hidden(match.start() + 1):
+            return match.start()
+    return len(doc)
+
+
+def title(doc: str, start: int, masks: Masks) -> str:
+    """The first H1's text, or "" when there is none."""
+    match = _first_heading(doc, _H1, start, masks)
+    if match is None:
+        return ""
+    text = match.group(1).strip()
+    return _CLOSING_HASHES.sub("", text).strip() if text.endswith("#") else text
+
+
+def _eol(doc: str, pos: int) -> int:
+    eol = doc.find("\n", pos)
+    return len(doc) if eol < 0 else eol
+
+
+def _lines(doc: str, newline_pos: int, end: int, line: int):
+    """(line number, doc offset, content without line ending) for each line after ``newline_pos``."""
+    pos = newline_pos + 1
+    while pos <= end and pos <= len(doc):
+        eol = doc.find("\n", pos, end)
+        stop = end if eol < 0 else eol
+        yield line, pos, doc[pos:stop].rstrip("\r")
+        if eol < 0:
+            break
+        pos, line = eol + 1, line + 1
+
+
+def quick_summary(doc: str, start: int, masks: Masks) -> tuple[bool, list[SummaryField]]:
+    """(has a Quick Summary heading, its ``**Label:** value`` fields)."""
+    heading = _first_heading(doc, _QUICK_SUMMARY, start, masks)
+    if heading is None:
+        return False, []
+    first_line = doc.count("\n", 0, heading.start() + 1) + 1
+    head_end = _eol(doc, heading.start() + 1)
+    fields: list[SummaryField] = []
+    for line, pos, content in _lines(doc, head_end, _section_end(doc, head_end, masks), first_line):
+        if not content.strip():
+            if fields:
+                break  # the summary is one block; a blank line after it ends it
+            continue
+        if masks.hidden(pos):
+            continue
+        match = _LABEL.match(content)
+        if match:
+            label = match.group(1).strip()
+            if normalise_label(label) == "reading_progress":
+                break  # a Reading Progress block right under the summary is not part of it
+            fields.append(_frozen(SummaryField, label=label, key=normalise_label(label), value=match.group(2).strip(), line=line))
+    return True, fields
+
+
+def reading_progress(doc: str, start: int, masks: Masks) -> tuple[int, list[Task]]:
+    """(line of the Reading Progress label or heading, or 0; the tasks of its list)."""
+    heading = _first_heading(doc, _READING_PROGRESS, start, masks)
+    if heading is not None:
+        anchor_pos = heading.start() + 1
+        head_end = _eol(doc, anchor_pos)
+        end = _section_end(doc, head_end, masks, level=len(heading.group(1)))
+    else:
+        label = _first_heading(doc, _PROGRESS_LABEL, start, masks)
+        if label is None:
+            return 0, []
+        anchor_pos = label.start() + 1
+        head_end = _eol(doc, anchor_pos)
+        end = _section_end(doc, head_end, masks)
+    anchor = doc.count("\n", 0, anchor_pos)
+    region = (head_end, end, anchor + 1)
+    tasks: list[Task] = []
+    seen_item = False
+    for line, pos, content in _lines(doc, *region):
+        if not content.strip() or masks.hidden(pos):
+            continue
+        match = _TASK.match(content)
+        if match:
+            seen_item = True
+            text = match.group(2).strip()
+            if text:  # template placeholders such as "- [ ] " are not tasks
+                tasks.append(_frozen(Task, line=line, mark=match.group(1), text=text))
+            continue
+        if _LIST_ITEM.match(content):
+            seen_item = True
+            continue
+        if content[:1] in " \t":
+            continue  # continuation of a list item
+        if seen_item or _LABEL.match(content):
+            break  # the list ended, or the next labelled block began
+    return anchor, tasks
+
+
+def links_leaving_vault(doc: str, start: int, relpath: str, masks: Masks) -> list[tuple[int, str]]:
+    """(line, target) for wikilinks and Markdown links whose target resolves outside the vault."""
+    if doc.find("..", start) < 0:
+        return []
+    folder = posixpath.dirname(relpath)
+    found = []
+    for pattern, is_wikilink in ((_WIKILINK, True), (_MDLINK, False)):
+        for match in pattern.finditer(doc, start):
+            if masks.hidden(match.start()):
+                continue
+            target = match.group(1).strip()
+            if is_wikilink:
+                base = folder if target.startswith(("./", "../")) else ""
+            else:
+                if _SCHEME.match(target):
+                    continue
+                target = unquote(target)
+                base = "" if target.startswith("/") else folder
+            resolved = posixpath.normpath(posixpath.join(base, target.lstrip("/")))
+            if resolved == ".." or resolved.startswith("../"):
+                found.append((doc.count("\n", 0, match.start()), match.group(1)))
+    found.sort()
+    return found

@@ -1,0 +1,135 @@
+"""Bytes of one ``.md`` file → ``Note`` (frontmatter, sections, Quick Summary, reading progress).
+
+Pure: ``parse_note_bytes`` does no I/O; ``read_note`` is the thin file-reading edge. Problems become
+``Diagnostic``s naming ``path:line``; nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from . import blocks
+from .frontmatter import find_frontmatter, opens_frontmatter
+from .model import Diagnostic, Note
+from .text import looks_garbled
+from .yaml12 import KeyLines, YamlError, load_mapping
+
+UTF8_BOM = b"\xef\xbb\xbf"
+FIX_TEXT_HINT = "run `vaultlab sync --fix-text` to repair it"
+
+
+def read_note(path: Path, root: Path) -> Note:
+    """Read and parse one note file (the only I/O in this module)."""
+    relpath = path.relative_to(root).as_posix()
+    return parse_note_bytes(path.read_bytes(), path, relpath)
+
+
+def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
+    note = Note(path=path, relpath=relpath, text="", digest=hashlib.sha256(raw).hexdigest())
+    diags = note.diagnostics
+
+    def report(line: int, severity: str, message: str, hint: str = "") -> None:
+        diags.append(Diagnostic(relpath, line, severity, message, hint))
+
+    note.bom = raw.startswith(UTF8_BOM)
+    body = raw[3:] if note.bom else raw
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
+        note.text = body.decode("utf-8", "replace")
+        note.title = path.stem
+        report(line, "error", f"not valid UTF-8 (byte 0x{body[exc.start]:02x})",
+               "re-save the file with UTF-8 encoding; vaultlab will not touch it until then")
+        return note
+    note.text = text
+    if note.bom:
+        report(1, "info", "file starts with a UTF-8 byte-order mark (kept as is)")
+    first_newline = text.find("\n")
+    if first_newline > 0 and text[first_newline - 1] == "\r":
+        note.newline = "\r\n"
+        report(1, "info", "Windows (CRLF) line endings (kept as is)")
+
+    body_start = _read_frontmatter(note, report)
+    if any(d.severity == "error" for d in diags):
+        note.title = path.stem
+        return note
+
+    doc = "\n" + text  # see blocks: every line now follows a newline, at doc offset +1
+    masks = blocks.Masks(doc, body_start)
+    note.__dict__["_body_start"] = body_start
+    note.sections = None  # computed on first use, see model._SectionsOnFirstUse
+    note.title = blocks.title(doc, body_start, masks) or path.stem
+    has_summary, note.summary = blocks.quick_summary(doc, body_start, masks)
+    note.progress_line, note.progress_tasks = blocks.reading_progress(doc, body_start, masks)
+    for line, target in blocks.links_leaving_vault(doc, body_start, relpath, masks):
+        report(line, "warning", f"link target {target!r} is outside the vault; vaultlab will not follow it")
+
+    note.is_paper = _tagged_paper(note.frontmatter.get("tags")) or has_summary
+    if not note.has_frontmatter:
+        severity = "warning" if note.is_paper else "info"
+        report(1, severity, "no frontmatter (properties) block",
+               "add `---` / `tags: [paper]` / `---` at the very top of the note")
+    elif note.is_paper and not has_summary:
+        report(note.frontmatter_lines.get("tags", 1), "warning", "paper note without a `## Quick Summary` section",
+               "add `## Quick Summary` with lines such as `**Method:** …` so vaultlab can map it to a recipe")
+    return note
+
+
+def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callback
+    """Fill the note's frontmatter fields; return the doc offset (see blocks) where the body starts."""
+    text = note.text
+    span = find_frontmatter(text)
+    if span is None:
+        if opens_frontmatter(text):
+            report(1, "error", "frontmatter opened with `---` on line 1 is never closed",
+                   "add a `---` line after the last property")
+        return 0
+    yaml_text = text[span.yaml_start : span.close_start]
+    note.has_frontmatter = True
+    note.frontmatter_end = yaml_text.count("\n") + 2
+    body_start = span.close_end  # doc offset of the closing fence's newline (doc = "\n" + text)
+    if span.close_end == len(text) and not text.endswith("\n"):
+        body_start = len(text) + 1
+    try:
+        values, key_lines = load_mapping(yaml_text)
+    except YamlError as exc:
+        report(exc.line + 2, "error", f"invalid frontmatter YAML: {exc.message}",
+               (exc.hint + "; " if exc.hint else "") + "vaultlab will not write this note until it parses")
+        return body_start
+    note.frontmatter = values
+    note.frontmatter_lines = {str(k): lines.key + 2 for k, lines in key_lines.items()}
+    if not yaml_text.isascii():
+        for key, lines in key_lines.items():
+            for line, value in _garbled_scalars(values.get(key), lines):
+                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake): {value!r}", FIX_TEXT_HINT)
+    return body_start
+
+
+def _garbled_scalars(value: Any, lines: KeyLines):
+    """(0-based YAML line, value) for each string in a property value that looks like mojibake."""
+    if isinstance(value, str):
+        if looks_garbled(value):
+            yield lines.value, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str) and looks_garbled(item):
+                yield (lines.items[index] if index < len(lines.items) else lines.value), item
+
+
+def tags_of(value: Any) -> list[str]:
+    """Tags from a ``tags`` property written as a list or a string, without ``#``."""
+    if isinstance(value, str):
+        items = re.split(r"[,\s]+", value)
+    elif isinstance(value, list):
+        items = [str(v) for v in value if v is not None]
+    else:
+        return []
+    return [t.strip().lstrip("#") for t in items if t and t.strip().lstrip("#")]
+
+
+def _tagged_paper(value: Any) -> bool:
+    return any(tag.casefold() == "paper" for tag in tags_of(value))

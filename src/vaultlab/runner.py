@@ -86,7 +86,7 @@ def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet
         from vaultlab.data.synthfas import SynthFASConfig, load_or_generate
 
         config = SynthFASConfig(**{k.removeprefix("synthfas_"): v for k, v in plan.hp.items() if k.startswith("synthfas_")})
-        return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas", console=console)
+        return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas")
     from vaultlab.data.real import load_prepared
 
     return load_prepared(plan.dataset, vault_root)
@@ -117,7 +117,7 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
             t0 = time.perf_counter()
             data = load_dataset(plan, vault_root, console)
             console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({time.perf_counter() - t0:.1f} s)")
-        splits = make_splits(data, plan.protocol, {"k": plan.hp.get("k_shot", 16), "seed": seed})
+        splits = make_splits(data, plan.protocol, {"k": plan.hp.get("k", 16), "seed": seed})
         run.path.mkdir(parents=True, exist_ok=True)
         run.write_json("spec.json", plan.spec(seed) | {"run_id": run.run_id, "assumptions": plan.assumptions, "sources": plan.sources})
         engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vaultlab.engine.batches import BatchSpec
+from vaultlab.engine.core import Engine, EngineOptions, TrainingDiverged
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 1))
+
+    def forward(self, x):
+        return self.net(x).squeeze(1)
+
+
+def _step(model):
+    def step(batch):
+        return {"loss": nn.functional.binary_cross_entropy_with_logits(model(batch["image"]), batch["label"].float())}
+    return step
+
+
+def _train(toy_set, tmp_path, epochs, resume=False):
+    torch.manual_seed(0)
+    model = Tiny()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    engine = Engine(EngineOptions(device="cpu"), checkpoint_dir=tmp_path, resume=resume, quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=16), shuffle=True, seed=3)
+    record = engine.fit("toy", {"model": model}, opt, batches, _step(model), epochs, seed=3)
+    return model, record
+
+
+def test_batches_cover_every_row_once_when_not_shuffled(toy_set):
+    engine = Engine(EngineOptions(device="cpu"), quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=7), shuffle=False)
+    seen = torch.cat([b["index"] for b in batches.epoch(0)])
+    assert seen.tolist() == list(range(len(toy_set)))
+
+
+def test_balanced_batches_are_half_bona_fide(toy_set):
+    engine = Engine(EngineOptions(device="cpu"), quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=16, balanced=True), shuffle=True)
+    for batch in batches.epoch(0):
+        assert int(batch["label"].sum()) == 8
+
+
+def test_loss_falls_and_history_is_recorded(toy_set, tmp_path):
+    _, record = _train(toy_set, tmp_path, epochs=4)
+    assert [h["epoch"] for h in record.history] == [1, 2, 3, 4]
+    assert record.history[-1]["loss"] < record.history[0]["loss"]
+    assert (tmp_path / "toy.pt").exists()
+
+
+def test_resume_continues_and_matches_an_uninterrupted_run(toy_set, tmp_path):
+    full, _ = _train(toy_set, tmp_path / "a", epochs=3)
+    _train(toy_set, tmp_path / "b", epochs=2)  # "killed" after epoch 2
+    resumed, record = _train(toy_set, tmp_path / "b", epochs=3, resume=True)
+    assert record.resumed_from_epoch == 2
+    for p, q in zip(full.parameters(), resumed.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_nan_guard_stops_with_a_clear_error(toy_set):
+    model = Tiny()
+    engine = Engine(EngineOptions(device="cpu"), quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=16), shuffle=True)
+
+    def step(batch):
+        return {"loss": model(batch["image"]).sum() * float("nan")}
+
+    with pytest.raises(TrainingDiverged, match="loss became nan"):
+        engine.fit("nan", {"model": model}, torch.optim.SGD(model.parameters(), lr=0.1), batches, step, 1)
+
+
+def test_predict_returns_one_probability_per_row(toy_set):
+    model = Tiny()
+    engine = Engine(EngineOptions(device="cpu"), quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=50), shuffle=False)
+    scores = engine.predict([model], lambda b: torch.sigmoid(model(b["image"])), batches)
+    assert scores.shape == (len(toy_set),) and np.all((scores >= 0) & (scores <= 1))

@@ -127,7 +127,7 @@ def print_attack(
 
     # gamut compression (contrast and saturation loss towards the paper's range)
     a_gam = _amount(strength, "gamut", spec, emphasis, "print")
-    contrast = (1.0 - 0.35 * a_gam * pv(0.7, 1.3)).clamp(min=0.3)
+    contrast = (1.0 - 0.35 * a_gam * pv(0.7, 1.3)).clamp(min=0.4)
     sat = (1.0 - 0.45 * a_gam * pv(0.7, 1.3)).clamp(min=0.1)
     luma = (img * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
     img = luma + (img - luma) * sat.view(-1, 1, 1, 1)
@@ -176,7 +176,7 @@ def print_attack(
     g = (torch.arange(S, dtype=torch.float32) + 0.5) * (2.0 / S) - 1.0
     gth = pv(0.0, 2 * math.pi)
     grad = 1.0 + 0.08 * (torch.cos(gth).view(-1, 1, 1) * g.view(1, 1, S) + torch.sin(gth).view(-1, 1, 1) * g.view(1, S, 1))
-    shade = (light["ambient"] + light["level"] * ndl).view(-1, 1, 1) * grad
+    shade = (0.8 * (light["ambient"] + light["level"] * ndl)).view(-1, 1, 1) * grad  # matte paper, held lower
     sheet = reflect * shade.unsqueeze(1) * light["rgb"].view(-1, 3, 1, 1)
 
     cover = _edge(u, v, pv(1.02, 1.5), pv(1.02, 1.5), px)

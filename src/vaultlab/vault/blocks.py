@@ -17,6 +17,7 @@ from __future__ import annotations
 import posixpath
 import re
 from bisect import bisect_right
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -26,10 +27,7 @@ from .model import Section, SummaryField, Task
 _HIDERS = re.compile(r"\n[ \t]*(?:>[ \t]?)*(`{3,}|~{3,})|%%")
 _HEADING = re.compile(r"\n {0,3}(#{1,6})([ \t][^\r\n]*)?(?=[\r\n]|\Z)")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
-_LABEL = re.compile(r"[ \t]*(?:[-*+][ \t]+)?\*\*([^*\r\n]+?)(?::\*\*|\*\*[ \t]*:)[ \t]*(.*?)[ \t]*$")
-_PROGRESS_LABEL = re.compile(
-    r"\n[ \t]*(?:[-*+][ \t]+)?\*\*[ \t]*reading progress[ \t]*(?::\*\*|\*\*[ \t]*:)", re.I
-)
+_LABEL = re.compile(r"[ \t]*(?:[-*+][ \t]+)?\*\*([^*\r\n]+?)(?::\*\*|\*\*[ \t]*:)(.*)")
 _TASK = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+\[(.)\]\s?(.*)$")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])(?:\s|$)")
 _WIKILINK = re.compile(r"\[\[([^\[\]|#^\r\n]*\.\.[^\[\]|#^\r\n]*)")
@@ -38,6 +36,7 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=1024)
 def normalise_label(label: str) -> str:
     """"Static/Dynamic" → "static_dynamic": the key a Quick Summary label is looked up by."""
     return _NON_WORD.sub("_", label.casefold()).strip("_")
@@ -158,7 +157,12 @@ def _titled(words: str) -> re.Pattern:
 
 
 _QUICK_SUMMARY = _titled("quick summary")
-_READING_PROGRESS = _titled("reading progress")
+# The Reading Progress heading or **Reading Progress:** label line, whichever comes first.
+_READING_PROGRESS = re.compile(
+    r"\n(?: {0,3}(#{1,6})[ \t]+[^\w\r\n]*reading[^\w\r\n]+progress[^\w\r\n]*(?=[\r\n]|\Z)"
+    r"|[ \t]*(?:[-*+][ \t]+)?\*\*[ \t]*reading[ \t]+progress[ \t]*(?::\*\*|\*\*[ \t]*:))",
+    re.I,
+)
 _H1 = re.compile(r"\n {0,3}#[ \t]+([^\r\n]*)")
 
 
@@ -166,6 +170,25 @@ def _first_heading(doc: str, pattern: re.Pattern, start: int, masks: Masks) -> r
     for match in pattern.finditer(doc, start):
         if not masks.hidden(match.start() + 1):
             return match
+    return None
+
+
+def _first_line_with(doc: str, lowered: str, word: str, pattern: re.Pattern, start: int, masks: Masks) -> re.Match | None:
+    """Like _first_heading, but only tries ``pattern`` on lines containing ``word`` (lower-case).
+
+    Scanning a note line by line with a case-insensitive pattern cost more than the rest of its
+    body; ``str.find`` on the lower-cased text skips straight to the few candidate lines.
+    """
+    pos = lowered.find(word, start)
+    while pos >= 0:
+        line_start = doc.rfind("\n", 0, pos)
+        match = pattern.match(doc, line_start)
+        if match is not None and not masks.hidden(line_start + 1):
+            return match
+        eol = doc.find("\n", pos)
+        if eol < 0:
+            return None
+        pos = lowered.find(word, eol)
     return None
 
 
@@ -203,9 +226,9 @@ def _lines(doc: str, newline_pos: int, end: int, line: int):
         pos, line = eol + 1, line + 1
 
 
-def quick_summary(doc: str, start: int, masks: Masks) -> tuple[bool, list[SummaryField]]:
-    """(has a Quick Summary heading, its ``**Label:** value`` fields)."""
-    heading = _first_heading(doc, _QUICK_SUMMARY, start, masks)
+def quick_summary(doc: str, lowered: str, start: int, masks: Masks) -> tuple[bool, list[SummaryField]]:
+    """(has a Quick Summary heading, its ``**Label:** value`` fields); ``lowered`` is ``doc.lower()``."""
+    heading = _first_line_with(doc, lowered, "summary", _QUICK_SUMMARY, start, masks)
     if heading is None:
         return False, []
     first_line = doc.count("\n", 0, heading.start() + 1) + 1
@@ -227,20 +250,15 @@ def quick_summary(doc: str, start: int, masks: Masks) -> tuple[bool, list[Summar
     return True, fields
 
 
-def reading_progress(doc: str, start: int, masks: Masks) -> tuple[int, list[Task]]:
+def reading_progress(doc: str, lowered: str, start: int, masks: Masks) -> tuple[int, list[Task]]:
     """(line of the Reading Progress label or heading, or 0; the tasks of its list)."""
-    heading = _first_heading(doc, _READING_PROGRESS, start, masks)
-    if heading is not None:
-        anchor_pos = heading.start() + 1
-        head_end = _eol(doc, anchor_pos)
-        end = _section_end(doc, head_end, masks, level=len(heading.group(1)))
-    else:
-        label = _first_heading(doc, _PROGRESS_LABEL, start, masks)
-        if label is None:
-            return 0, []
-        anchor_pos = label.start() + 1
-        head_end = _eol(doc, anchor_pos)
-        end = _section_end(doc, head_end, masks)
+    found = _first_line_with(doc, lowered, "progress", _READING_PROGRESS, start, masks)
+    if found is None:
+        return 0, []
+    anchor_pos = found.start() + 1
+    head_end = _eol(doc, anchor_pos)
+    level = len(found.group(1)) if found.group(1) else 6  # a label's list runs to any heading
+    end = _section_end(doc, head_end, masks, level=level)
     anchor = doc.count("\n", 0, anchor_pos)
     region = (head_end, end, anchor + 1)
     tasks: list[Task] = []

@@ -84,6 +84,10 @@ def set_properties(
     if not pending:
         return text
     newline = newline_of(text[offset:])
+    if not any(k in current or fmt.is_list_value(v, types.get(k)) for k, v in pending.items()):
+        # Only new scalar keys (the usual sync): append them, no need to map the block's lines.
+        added = "".join(line for k, v in pending.items() for line in _render(k + ":", v, types.get(k), "", "", newline))
+        return text[: span.close_start] + added + text[span.close_start :]
     block = split_lines(yaml_text)
     keys = _locate_keys(block)
     list_style = _list_style(block, keys)

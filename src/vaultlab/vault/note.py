@@ -63,8 +63,9 @@ def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
     note.__dict__["_body_start"] = body_start
     note.sections = None  # computed on first use, see model._SectionsOnFirstUse
     note.title = blocks.title(doc, body_start, masks) or path.stem
-    has_summary, note.summary = blocks.quick_summary(doc, body_start, masks)
-    note.progress_line, note.progress_tasks = blocks.reading_progress(doc, body_start, masks)
+    lowered = doc.lower()
+    has_summary, note.summary = blocks.quick_summary(doc, lowered, body_start, masks)
+    note.progress_line, note.progress_tasks = blocks.reading_progress(doc, lowered, body_start, masks)
     for line, target in blocks.links_leaving_vault(doc, body_start, relpath, masks):
         report(line, "warning", f"link target {target!r} is outside the vault; vaultlab will not follow it")
 
@@ -103,9 +104,11 @@ def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callba
     note.frontmatter = values
     note.frontmatter_lines = {str(k): lines.key + 2 for k, lines in key_lines.items()}
     if not yaml_text.isascii():
-        for key, lines in key_lines.items():
-            for line, value in _garbled_scalars(values.get(key), lines):
-                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake): {value!r}", FIX_TEXT_HINT)
+        for key, value in values.items():
+            if (type(value) is str and value.isascii()) or key not in key_lines:
+                continue
+            for line, bad in _garbled_scalars(value, key_lines[key]):
+                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake): {bad!r}", FIX_TEXT_HINT)
     return body_start
 
 

@@ -189,7 +189,8 @@ _FAST_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_ ./-]*?):(?:[ ]+(.*?))?[ ]*$"
 _FAST_ITEM_LINE = re.compile(r"( *)- +(.*?)[ ]*$|( *)-[ ]*$")
 # A plain scalar that is unambiguous in block context: no leading indicator, no ": ", " #", tab.
 _PLAIN_UNSAFE_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
-_FLOW_UNSAFE = frozenset(",[]{}")
+_FLOW_UNSAFE = re.compile(r"[,\[\]{}]")
+_PLAIN_UNSAFE = re.compile(r": |\s#|\t|:$")
 
 
 def _fast_scalar(raw: str, in_flow: bool) -> tuple[bool, Any]:
@@ -209,10 +210,10 @@ def _fast_scalar(raw: str, in_flow: bool) -> tuple[bool, Any]:
         return False, None
     if first in _PLAIN_UNSAFE_START and not (first == "-" and raw[1:2].isdigit()):
         return False, None
-    if ": " in raw or " #" in raw or "\t" in raw or raw[-1] == ":":
+    if _PLAIN_UNSAFE.search(raw) or (in_flow and _FLOW_UNSAFE.search(raw)):
         return False, None
-    if in_flow and any(c in _FLOW_UNSAFE for c in raw):
-        return False, None
+    if raw[0] not in _TYPED_FIRST_CHARS:
+        return True, raw
     tag = core_tag(raw)
     if tag == STR:
         return True, raw
@@ -237,31 +238,60 @@ def _fast_flow_list(raw: str) -> tuple[bool, Any]:
     return True, items
 
 
+# One alternative per simple line shape, each running to the line's end: key line (1 key,
+# 2 value), block-list item (3 indent, 4 value), blank line. Matched over "\n" + text so every
+# match starts at a newline literal (fast to find) and each line yields at most one match.
+_SIMPLE_LINE = re.compile(
+    r"\n(?:([A-Za-z_][\w./-]*(?: [\w./-]+)*):(?: +([^\r\n]*))?"
+    r"|( *)-(?: +([^\r\n]*))?"
+    r"|[ \t]*)\r?(?=\n|\Z)"
+)
+_PLAIN_TEXT_START = frozenset("ABCDEGHIJKLMOPQRSUVWXYZabcdeghijklmopqrsuvwxyz_()/$^=;<\\")
+
+
 def fast_load(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]] | None:
     """Parse a simple frontmatter block without libyaml, or return None when it is not simple."""
+    matches = _SIMPLE_LINE.findall("\n" + text)
+    if len(matches) != text.count("\n") + 1:
+        return None  # some line has another shape
     data: dict[str, Any] = {}
     lines: dict[str, KeyLines] = {}
-    current: str | None = None  # key whose block list may follow
+    current: str | None = None  # key whose block list is being read
     items: list[int] = []
-    item_indent: int | None = None
-    for number, line in enumerate(text.split("\n")):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line or line.isspace():
-            if current is not None and items:
-                return None  # blank lines inside a block list: let libyaml decide
-            continue
-        first = line[0]
-        if first == " " or first == "-":
-            item = _FAST_ITEM_LINE.match(line)
-            if current is None or item is None:
+    item_indent = ""
+    for number, (key, raw, indent, item) in enumerate(matches):
+        if raw and raw[-1] == " ":
+            raw = raw.rstrip(" ")
+        if item and item[-1] == " ":
+            item = item.rstrip(" ")
+        if key:
+            if key in data or (key[0] in _TYPED_FIRST_CHARS and core_tag(key) != STR):
                 return None
-            indent = len(item.group(1) if item.group(1) is not None else item.group(3))
-            if item_indent is None:
+            if not raw:
+                value = None
+            elif raw[0] in _PLAIN_TEXT_START and not _PLAIN_UNSAFE.search(raw):
+                value = raw  # the common case: plain text that cannot be anything else
+            elif raw[0] == "[":
+                if raw[-1] != "]":
+                    return None
+                ok, value = _fast_flow_list(raw)
+                if not ok:
+                    return None
+            else:
+                ok, value = _fast_scalar(raw, in_flow=False)
+                if not ok:
+                    return None
+            data[key] = value
+            lines[key] = KeyLines(number, number)
+            current, items = (key if value is None else None), []
+        elif indent or item or _is_dash_line(text, number):
+            if current is None:
+                return None
+            if not items:
                 item_indent = indent
             elif indent != item_indent:
                 return None
-            ok, value = _fast_scalar(item.group(2) or "", in_flow=False)
+            ok, value = _fast_scalar(item or "", in_flow=False)
             if not ok:
                 return None
             if data[current] is None:
@@ -269,26 +299,13 @@ def fast_load(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]] | None:
             data[current].append(value)
             items.append(number)
             lines[current] = KeyLines(lines[current].key, items[0], tuple(items))
-            continue
-        match = _FAST_KEY_LINE.match(line)
-        if match is None:
-            return None
-        key = match.group(1)
-        if key in data or core_tag(key) != STR or key.endswith((" ", ".")):
-            return None
-        raw = match.group(2) or ""
-        if raw.startswith("["):
-            if not raw.endswith("]"):
-                return None
-            ok, value = _fast_flow_list(raw)
-        else:
-            ok, value = _fast_scalar(raw, in_flow=False)
-        if not ok:
-            return None
-        data[key] = value
-        lines[key] = KeyLines(number, number)
-        current, items, item_indent = (key if value is None else None), [], None
     return data, lines
+
+
+def _is_dash_line(text: str, number: int) -> bool:
+    # A bare "-" item (empty value) and a blank line both leave every group empty; tell them apart.
+    line = text.split("\n")[number]
+    return line.strip(" \r") == "-"
 
 
 def _hint_for(problem: str) -> str:

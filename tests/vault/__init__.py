@@ -1,0 +1,1 @@
+"""Tests of vaultlab.vault (no torch needed)."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from recipe_fixtures import epoch_losses, make_context
+
+from vaultlab.recipes.base import get_recipe
+from vaultlab.recipes.depthseg import expected_depth, quantise_depth, region_mean
+
+HP = {"input_size": 32, "batch_size": 8, "epochs": 3, "steps_per_epoch": 4, "lr": 1e-3, "hflip": False, "encoder": "resnet18",
+      "depth_levels": 4, "decoder_channels": 32}
+
+
+def test_quantisation_gives_background_for_attacks_and_levels_for_live_faces():
+    depth = torch.tensor([[0.0, 0.1, 0.5], [0.76, 1.0, 0.25]]).view(1, 1, 2, 3).repeat(2, 1, 1, 1)
+    label = torch.tensor([1, 0])
+    q = quantise_depth(depth, label, levels=4)
+    assert q[0].tolist() == [[0, 1, 2], [4, 4, 1]]
+    assert q[1].abs().sum() == 0  # the attack: background everywhere, whatever its stored depth
+
+
+def test_expected_depth_and_region_mean():
+    logits = torch.full((1, 3, 1, 2), -1e4)
+    logits[0, 2, 0, 0] = 0  # pixel 0 certainly level 2 of 2 → 1.0
+    logits[0, 0, 0, 1] = 0  # pixel 1 certainly background → 0
+    d = expected_depth(logits)
+    torch.testing.assert_close(d, torch.tensor([[[1.0, 0.0]]]))
+    assert float(region_mean(d, torch.tensor([[True, False]]))) == 1.0
+    assert float(region_mean(d, torch.zeros(1, 1, 2, dtype=torch.bool))) == 0.0  # empty region scores 0
+
+
+@pytest.mark.parametrize("variant,target", [("pspnet", "classes"), ("deeplabv3plus", "regression")])
+def test_depthseg_trains_and_scores(tiny_data, variant, target):
+    ctx = make_context(tiny_data, "intra", HP | {"depthseg_target": target}, {"backbone": variant, "variant": variant})
+    result = get_recipe("depthseg").run(ctx)
+    losses = epoch_losses(ctx, f"depthseg-{variant}")
+    assert losses[-1] < 0.8 * losses[0], losses
+    for arm in result.arms.values():
+        assert len(arm.dev) == len(ctx.splits.dev) and len(arm.test) == len(ctx.splits.test)
+        assert np.all((arm.dev >= 0) & (arm.dev <= 1)) and np.all((arm.test >= 0) & (arm.test <= 1))
+    assert result.extra["score_region_pixels"] > 0

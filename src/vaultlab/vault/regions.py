@@ -31,19 +31,23 @@ def end_marker(name: str) -> str:
 
 
 def _code_lines(lines: list[str]) -> set[int]:
-    """Indexes of lines inside fenced code blocks (markers shown there as examples do not count)."""
+    """Indexes of lines inside closed fenced code blocks (markers shown there as examples do not count).
+
+    A fence left open at the end of the note does not count: a region vaultlab appends there must
+    still be found next time, or every sync would append another one.
+    """
     inside: set[int] = set()
     fence: str | None = None
+    opened = 0
     for index, line in enumerate(lines):
         match = _FENCE.match(line)
         if fence is None:
             if match:
-                fence = match.group(1)
-                inside.add(index)
-        else:
-            inside.add(index)
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not content(line)[match.end():].strip():
-                fence = None
+                fence, opened = match.group(1), index
+        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
+                and not content(line)[match.end():].strip():
+            inside.update(range(opened, index + 1))
+            fence = None
     return inside
 
 

@@ -32,13 +32,13 @@ from vaultlab.data.synthfas.camera import NoiseBank, capture
 from vaultlab.data.synthfas.domains import DOMAINS, camera_for
 from vaultlab.data.synthfas.render import PARSING_CLASSES
 
-GENERATOR_VERSION = "synthfas-1"
+GENERATOR_VERSION = "synthfas-2"
 PAIS = ("print-lq", "print-hq", "replay-lq", "replay-hq")
 ATTACK_PARSING = (
     "face parsing of the displayed (printed/replayed) face, warped through the instrument's geometry; "
     "0 outside the face and outside the sheet. Depth is all zeros for attacks."
 )
-CHUNK_SUBJECTS = 16  # subjects per generation batch (part of the byte-level definition of a config)
+CHUNK_SUBJECTS = 8  # subjects per generation batch (part of the byte-level definition of a config)
 
 Progress = Callable[[int, int], None]
 

@@ -20,6 +20,7 @@ Replay: display gamma and colour cast, raised black level, an RGB stripe sub-pix
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,9 @@ from vaultlab.data.synthfas.domains import HALFTONE_CENTRE, INSTRUMENT_JITTER, P
 
 PRINT_CUES = ("halftone", "gamut", "paper")
 REPLAY_CUES = ("moire", "glare", "cast", "gamma")
+
+
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
 def _u(n: int, lo: float, hi: float, gen: torch.Generator) -> Tensor:
@@ -97,9 +101,19 @@ def _edge(u: Tensor, v: Tensor, eu: Tensor, ev: Tensor, px: Tensor) -> Tensor:
     return (0.5 - d).clamp_(0.0, 1.0)
 
 
-def _lowfreq(n: int, cells: int, size: int, gen: torch.Generator) -> Tensor:
+@lru_cache(maxsize=16)
+def _upsampler(cells: int, size: int) -> Tensor:
+    """[size, cells] bicubic interpolation matrix (the 1-D response of F.interpolate to impulses)."""
+    eye = torch.eye(cells).view(cells, 1, 1, cells)
+    up = F.interpolate(eye, size=(1, size), mode="bicubic", align_corners=False)
+    return up.view(cells, size).T.contiguous()
+
+
+def lowfreq(n: int, cells: int, size: int, gen: torch.Generator) -> Tensor:
+    """Smooth random fields [n,1,S,S]: a cells×cells Gaussian grid, bicubically upsampled (two matmuls)."""
     z = torch.randn(n, 1, cells, cells, generator=gen)
-    return F.interpolate(z, size=(size, size), mode="bicubic", align_corners=False)
+    U = _upsampler(cells, size)
+    return U @ z @ U.T
 
 
 def _amount(strength: Tensor, cue: str, spec: DomainSpec, emphasis: float, kind: str) -> Tensor:
@@ -125,48 +139,59 @@ def print_attack(
     u, v, J, px = warp_to_sheet(H, S)
     img = _sample(photo, u, v).clamp_(0.0, 1.0)
 
-    # gamut compression (contrast and saturation loss towards the paper's range)
+    # gamut compression (contrast and saturation loss towards the paper's range), one affine map:
+    # out = c·(L + s·(x − L) − m) + m = c·s·x + c·(1 − s)·L + (1 − c)·m   (L luma, m photo mean)
     a_gam = _amount(strength, "gamut", spec, emphasis, "print")
     contrast = (1.0 - 0.35 * a_gam * pv(0.7, 1.3)).clamp(min=0.4)
     sat = (1.0 - 0.45 * a_gam * pv(0.7, 1.3)).clamp(min=0.1)
-    luma = (img * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    img = luma + (img - luma) * sat.view(-1, 1, 1, 1)
-    mean = img.mean(dim=(1, 2, 3), keepdim=True)
-    img = (mean + (img - mean) * contrast.view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
+    luma = torch.einsum("c,nchw->nhw", _LUMA, img).unsqueeze(1)
+    mean = photo.mean(dim=(1, 2, 3))
+    base = luma * (contrast * (1.0 - sat)).view(-1, 1, 1, 1) + ((1.0 - contrast) * mean).view(-1, 1, 1, 1)
+    img = torch.addcmul(base, img, (contrast * sat).view(-1, 1, 1, 1)).clamp_(0.0, 1.0)
     ink_black = (0.04 + 0.05 * a_gam).clamp(max=0.25).view(-1, 1, 1, 1)
 
-    # CMY clustered-dot halftone at the domain's screen frequency and angle
+    # CMY clustered-dot halftone at the domain's screen frequency and angle. Ink coverage c per channel
+    # becomes square dots of side d = sqrt(c): per screen axis a rect train of duty d, whose harmonics
+    # (2/πk)·sin(πkd)·cos(k·φ) are weighted by the pixel box response at their camera frequency.
     a_ht = _amount(strength, "halftone", spec, emphasis, "print")
     mix = (0.6 * a_ht).clamp(max=1.0).view(-1, 1, 1, 1)
     freq = HALFTONE_CENTRE * spread ** spec.halftone_exp / 2.0  # cycles per sheet unit (sheet half-width = 1)
     freq = freq * (1.0 + INSTRUMENT_JITTER * (2.0 * pv(0.0, 1.0) - 1.0))
     base_angle = math.radians(spec.halftone_angle) + pv(-0.05, 0.05)
     coverage = 1.0 - img  # C, M, Y ink coverage
-    d = torch.sqrt(coverage.clamp(0.0, 1.0))
-    s1, c1 = torch.sin(math.pi * d), torch.cos(math.pi * d)
+    d = torch.sqrt(coverage)
+    s1 = torch.sin(math.pi * d)
     a1 = (2.0 / math.pi) * s1  # first harmonic of a rect train with duty d
-    a2 = (1.0 / math.pi) * (2.0 * s1 * c1)  # second: (2 / 2π) sin(2πd)
-    ink = torch.empty_like(coverage)
-    for ch, screen_deg in enumerate((15.0, 75.0, 0.0)):  # C, M, Y screen angles
+    a2 = (2.0 / math.pi) * s1 * torch.cos(math.pi * d)  # second: (1/π)·sin(2πd)
+    # the six phase maps (axis 0 for C, M, Y, then axis 1) in one batched product with [u, v, 1]
+    rows, r1, r2 = [[], []], [[], []], [[], []]
+    for screen_deg in (15.0, 75.0, 0.0):  # C, M, Y screen angles
         th = base_angle + math.radians(screen_deg)
-        ct, st = torch.cos(th), torch.sin(th)
         ph0 = pv(0.0, 2 * math.pi)
-        factor = None
-        for ex, ey in ((ct, st), (-st, ct)):
-            phase = 2 * math.pi * _c(freq) * (_c(ex) * u + _c(ey) * v) + _c(ph0)
-            r1 = _c(_box_response(J, freq * ex, freq * ey))
-            r2 = _c(_box_response(J, 2 * freq * ex, 2 * freq * ey))
-            cph = torch.cos(phase)
-            t = d[:, ch] + a1[:, ch] * r1 * cph + a2[:, ch] * r2 * (2.0 * cph * cph - 1.0)
-            factor = t if factor is None else factor * t
-        ink[:, ch] = factor.clamp_(0.0, 1.0)
+        for axis, (ex, ey) in enumerate(((torch.cos(th), torch.sin(th)), (-torch.sin(th), torch.cos(th)))):
+            rows[axis].append(torch.stack([2 * math.pi * freq * ex, 2 * math.pi * freq * ey, ph0], 1))
+            r1[axis].append(_box_response(J, freq * ex, freq * ey))
+            r2[axis].append(_box_response(J, 2 * freq * ex, 2 * freq * ey))
+    coef = torch.stack(rows[0] + rows[1], 1)  # [n, 6, 3]
+    uv1 = torch.stack([u, v, torch.ones_like(u)], 1).view(n, 3, S * S)
+    cph = torch.bmm(coef, uv1).view(n, 6, S, S).cos_()
+    ink = None
+    for axis in (0, 1):
+        c = cph[:, 3 * axis: 3 * axis + 3]
+        k1 = torch.stack(r1[axis], 1).view(n, 3, 1, 1)
+        k2 = torch.stack(r2[axis], 1).view(n, 3, 1, 1)
+        # t = d + a1·r1·cos φ + a2·r2·cos 2φ, with cos 2φ = 2cos²φ − 1
+        t = torch.addcmul(d, a1, c * k1)
+        t.addcmul_(a2, (c * c).mul_(2.0 * k2).sub_(k2))
+        ink = t if ink is None else ink.mul_(t)
+    ink = ink.clamp_(0.0, 1.0)
     dots = torch.lerp(coverage, ink, mix)
     reflect = 1.0 - dots * (1.0 - ink_black)
 
     # paper: tint, texture (low frequency and grain)
     a_pp = _amount(strength, "paper", spec, emphasis, "print")
     paper = torch.tensor(spec.paper_rgb).view(1, 3, 1, 1) * (1.0 + 0.02 * torch.randn(n, 3, 1, 1, generator=gen))
-    tex = 0.03 * a_pp.view(-1, 1, 1, 1) * (_lowfreq(n, 6, S, gen) + 0.5 * noise.take(n, 1, gen))
+    tex = 0.03 * a_pp.view(-1, 1, 1, 1) * (lowfreq(n, 6, S, gen) + 0.5 * noise.take(n, 1, gen))
     reflect = reflect * paper * (1.0 + tex)
 
     # flat shading of the tilted plane under the scene light, with a mild linear gradient
@@ -221,22 +246,26 @@ def replay_attack(
     vs = _c(cp) * v - _c(sp) * u
     phu, phv = pv(0.0, 1.0), pv(0.0, 1.0)
     gap = pv(0.1, 0.3)
-    rows = 1.0
-    cv = torch.cos(2 * math.pi * (_c(f) * vs + _c(phv)))
-    for k in (1, 2):
-        ak = (2.0 / (math.pi * k)) * torch.sin(math.pi * k * (1.0 - gap))
-        rk = _box_response(J, -sp * k * f, cp * k * f)
-        ck = cv if k == 1 else 2.0 * cv * cv - 1.0
-        rows = rows + _c(ak * rk / (1.0 - gap)) * ck
-    mask = torch.empty(n, 3, S, S)
-    base = 2 * math.pi * (_c(f) * us + _c(phu))
-    r = [_c(_box_response(J, cp * k * f, sp * k * f)) for k in (1, 2)]
-    for ch in range(3):
-        ph = base - 2 * math.pi * (ch + 0.5) / 3.0
-        c1 = torch.cos(ph)
-        a1 = (2.0 / math.pi) * math.sin(math.pi / 3.0) * 3.0
-        a2 = (1.0 / math.pi) * math.sin(2 * math.pi / 3.0) * 3.0
-        mask[:, ch] = (1.0 + a1 * r[0] * c1 + a2 * r[1] * (2.0 * c1 * c1 - 1.0)) * rows
+    # phases of the three channel stripes (offset by a third of the pitch) and of the rows, batched
+    tw = 2 * math.pi * f
+    coef = torch.stack(
+        [torch.stack([tw * cp, tw * sp, 2 * math.pi * (phu - (ch + 0.5) / 3.0)], 1) for ch in range(3)]
+        + [torch.stack([-tw * sp, tw * cp, 2 * math.pi * phv], 1)], 1)  # [n, 4, 3]
+    uv1 = torch.stack([u, v, torch.ones_like(u)], 1).view(n, 3, S * S)
+    cph = torch.bmm(coef, uv1).view(n, 4, S, S).cos_()
+    # normalised stripe mask 3·S_c (mean 1) and row mask G/(1 − gap) (mean 1), harmonics k = 1, 2
+    r1u, r2u = _box_response(J, cp * f, sp * f), _box_response(J, 2 * cp * f, 2 * sp * f)
+    r1v, r2v = _box_response(J, -sp * f, cp * f), _box_response(J, -2 * sp * f, 2 * cp * f)
+    s1 = 3.0 * (2.0 / math.pi) * math.sin(math.pi / 3.0)
+    s2 = 3.0 * (1.0 / math.pi) * math.sin(2 * math.pi / 3.0)
+    g1 = (2.0 / math.pi) * torch.sin(math.pi * (1.0 - gap)) / (1.0 - gap)
+    g2 = (1.0 / math.pi) * torch.sin(2 * math.pi * (1.0 - gap)) / (1.0 - gap)
+    k1 = torch.stack([s1 * r1u] * 3 + [g1 * r1v], 1).view(n, 4, 1, 1)
+    k2 = torch.stack([s2 * r2u] * 3 + [g2 * r2v], 1).view(n, 4, 1, 1)
+    # 1 + k1·cos φ + k2·(2cos²φ − 1)
+    m = torch.addcmul(1.0 - k2, cph, k1)
+    m.addcmul_(cph * cph, 2.0 * k2)
+    mask = m[:, :3] * m[:, 3:]
     img = img * (1.0 + depth.view(-1, 1, 1, 1) * (mask - 1.0))
 
     # glare (80 % of videos), reflection of the room on the glass

@@ -223,8 +223,9 @@ def backgrounds(kind: str, base_rgb: Tensor, n: int, size: int, gen: torch.Gener
     if kind == "plain":
         return base * (1.0 + 0.06 * y) + torch.zeros(n, 1, S, S)
     if kind == "blotchy":
-        blobs = torch.randn(n, 1, 4, 4, generator=gen)
-        blobs = torch.nn.functional.interpolate(blobs, size=(S, S), mode="bicubic", align_corners=False)
+        from vaultlab.data.synthfas.attacks import lowfreq
+
+        blobs = lowfreq(n, 4, S, gen)
         return base * (1.0 + 0.28 * blobs)
     if kind == "gradient":
         th = torch.rand(n, 1, 1, 1, generator=gen) * (2 * math.pi)

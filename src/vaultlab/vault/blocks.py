@@ -5,11 +5,13 @@ and running it over every note costs more than the whole sync budget. Instead we
 things we need with whole-text regular expressions (C speed) and a small state machine for the two
 constructs that hide text: fenced code blocks and ``%%`` comments.
 
-Convention: functions work on ``doc = "\\n" + text``. Every line then starts right after a
+Convention: functions work on ``doc = "\\n" + body``, where ``body`` is the note's text after its
+frontmatter and ``line0`` the number of lines before it. Every line then starts right after a
 ``"\\n"``, so patterns can begin with that literal (which lets ``re`` skip ahead with a fast search
-instead of trying every position), and the 1-based line number of the line starting at offset
-``p`` is simply ``doc.count("\\n", 0, p)``. ``start`` is the offset of the newline that precedes
-the first body line (0 when the note has no frontmatter).
+instead of trying every position), and the 1-based file line of the line starting at offset ``p``
+is ``line0 + doc.count("\\n", 0, p)``. Slicing the body off also matters for speed: a body without
+non-ASCII characters becomes a 1-byte-per-character string even when the frontmatter has emoji.
+``start`` is where scanning begins (0: the whole body).
 """
 
 from __future__ import annotations
@@ -104,10 +106,10 @@ class Heading(NamedTuple):
     end_pos: int  # doc offset of the newline ending the heading line (or len(doc))
 
 
-def find_headings(doc: str, start: int, masks: Masks) -> list[Heading]:
+def find_headings(doc: str, start: int, masks: Masks, line0: int = 0) -> list[Heading]:
     headings = []
     count = doc.count
-    last_pos, line = 0, 0
+    last_pos, line = 0, line0
     hidden = masks.hidden if masks.spans else None
     for match in _HEADING.finditer(doc, start):
         pos = match.start() + 1
@@ -142,12 +144,12 @@ def sections_from(headings: list[Heading], last_line: int) -> list[Section]:
     return [_frozen(Section, title=h.title, level=h.level, start=h.line, end=end) for h, end in zip(headings, ends)]
 
 
-def sections_of(text: str, body_start: int) -> list[Section]:
-    """All heading sections of a note (``body_start`` as returned by the parser)."""
-    doc = "\n" + text
-    masks = Masks(doc, body_start)
+def sections_of(text: str, body_offset: int, line0: int) -> list[Section]:
+    """All heading sections of a note whose body starts at ``text[body_offset]``, on line ``line0 + 1``."""
+    doc = "\n" + text[body_offset:]
+    masks = Masks(doc, 0)
     last_line = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    return sections_from(find_headings(doc, body_start, masks), last_line)
+    return sections_from(find_headings(doc, 0, masks, line0), last_line)
 
 
 def _titled(words: str) -> re.Pattern:
@@ -226,12 +228,12 @@ def _lines(doc: str, newline_pos: int, end: int, line: int):
         pos, line = eol + 1, line + 1
 
 
-def quick_summary(doc: str, lowered: str, start: int, masks: Masks) -> tuple[bool, list[SummaryField]]:
+def quick_summary(doc: str, lowered: str, start: int, masks: Masks, line0: int = 0) -> tuple[bool, list[SummaryField]]:
     """(has a Quick Summary heading, its ``**Label:** value`` fields); ``lowered`` is ``doc.lower()``."""
     heading = _first_line_with(doc, lowered, "summary", _QUICK_SUMMARY, start, masks)
     if heading is None:
         return False, []
-    first_line = doc.count("\n", 0, heading.start() + 1) + 1
+    first_line = line0 + doc.count("\n", 0, heading.start() + 1) + 1
     head_end = _eol(doc, heading.start() + 1)
     fields: list[SummaryField] = []
     for line, pos, content in _lines(doc, head_end, _section_end(doc, head_end, masks), first_line):
@@ -250,7 +252,7 @@ def quick_summary(doc: str, lowered: str, start: int, masks: Masks) -> tuple[boo
     return True, fields
 
 
-def reading_progress(doc: str, lowered: str, start: int, masks: Masks) -> tuple[int, list[Task]]:
+def reading_progress(doc: str, lowered: str, start: int, masks: Masks, line0: int = 0) -> tuple[int, list[Task]]:
     """(line of the Reading Progress label or heading, or 0; the tasks of its list)."""
     found = _first_line_with(doc, lowered, "progress", _READING_PROGRESS, start, masks)
     if found is None:
@@ -259,7 +261,7 @@ def reading_progress(doc: str, lowered: str, start: int, masks: Masks) -> tuple[
     head_end = _eol(doc, anchor_pos)
     level = len(found.group(1)) if found.group(1) else 6  # a label's list runs to any heading
     end = _section_end(doc, head_end, masks, level=level)
-    anchor = doc.count("\n", 0, anchor_pos)
+    anchor = line0 + doc.count("\n", 0, anchor_pos)
     region = (head_end, end, anchor + 1)
     tasks: list[Task] = []
     seen_item = False
@@ -283,7 +285,7 @@ def reading_progress(doc: str, lowered: str, start: int, masks: Masks) -> tuple[
     return anchor, tasks
 
 
-def links_leaving_vault(doc: str, start: int, relpath: str, masks: Masks) -> list[tuple[int, str]]:
+def links_leaving_vault(doc: str, start: int, relpath: str, masks: Masks, line0: int = 0) -> list[tuple[int, str]]:
     """(line, target) for wikilinks and Markdown links whose target resolves outside the vault."""
     if doc.find("..", start) < 0:
         return []
@@ -303,6 +305,6 @@ def links_leaving_vault(doc: str, start: int, relpath: str, masks: Masks) -> lis
                 base = "" if target.startswith("/") else folder
             resolved = posixpath.normpath(posixpath.join(base, target.lstrip("/")))
             if resolved == ".." or resolved.startswith("../"):
-                found.append((doc.count("\n", 0, match.start()), match.group(1)))
+                found.append((line0 + doc.count("\n", 0, match.start()), match.group(1)))
     found.sort()
     return found

@@ -115,7 +115,7 @@ class _SectionsOnFirstUse:
     """``Note.sections``, computed from the text the first time someone asks.
 
     Most commands never look at sections, and building ~40 ``Section`` objects per note was the
-    largest share of sync's parse time. The parser stores ``_sections = None`` plus the body offset;
+    largest share of sync's parse time. The parser stores ``_sections = None`` plus where the body starts;
     anything else (the dataclass ``__init__``, callers) sets the list as before.
     """
 
@@ -126,7 +126,8 @@ class _SectionsOnFirstUse:
         if sections is None:
             from .blocks import sections_of  # local: blocks imports this module
 
-            sections = note.__dict__["_sections"] = sections_of(note.text, note.__dict__.get("_body_start", 0))
+            body = note.__dict__.get("_body", (0, 0))  # (text offset, lines before it)
+            sections = note.__dict__["_sections"] = sections_of(note.text, *body)
         return sections
 
     def __set__(self, note: Note, value: list[Section] | None) -> None:

@@ -53,20 +53,22 @@ def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
         note.newline = "\r\n"
         report(1, "info", "Windows (CRLF) line endings (kept as is)")
 
-    body_start = _read_frontmatter(note, report)
+    body_offset = _read_frontmatter(note, report)
     if any(d.severity == "error" for d in diags):
         note.title = path.stem
         return note
 
-    doc = "\n" + text  # see blocks: every line now follows a newline, at doc offset +1
-    masks = blocks.Masks(doc, body_start)
-    note.__dict__["_body_start"] = body_start
+    line0 = note.frontmatter_end
+    body = text[body_offset:]
+    doc = "\n" + body  # see blocks: every line follows a newline; ASCII bodies stay 1 byte/char
+    masks = blocks.Masks(doc, 0)
+    note.__dict__["_body"] = (body_offset, line0)
     note.sections = None  # computed on first use, see model._SectionsOnFirstUse
-    note.title = blocks.title(doc, body_start, masks) or path.stem
+    note.title = blocks.title(doc, 0, masks) or path.stem
     lowered = doc.lower()
-    has_summary, note.summary = blocks.quick_summary(doc, lowered, body_start, masks)
-    note.progress_line, note.progress_tasks = blocks.reading_progress(doc, lowered, body_start, masks)
-    for line, target in blocks.links_leaving_vault(doc, body_start, relpath, masks):
+    has_summary, note.summary = blocks.quick_summary(doc, lowered, 0, masks, line0)
+    note.progress_line, note.progress_tasks = blocks.reading_progress(doc, lowered, 0, masks, line0)
+    for line, target in blocks.links_leaving_vault(doc, 0, relpath, masks, line0):
         report(line, "warning", f"link target {target!r} is outside the vault; vaultlab will not follow it")
 
     note.is_paper = _tagged_paper(note.frontmatter.get("tags")) or has_summary
@@ -81,7 +83,7 @@ def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
 
 
 def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callback
-    """Fill the note's frontmatter fields; return the doc offset (see blocks) where the body starts."""
+    """Fill the note's frontmatter fields; return the text offset where the body starts."""
     text = note.text
     span = find_frontmatter(text)
     if span is None:
@@ -92,9 +94,7 @@ def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callba
     yaml_text = text[span.yaml_start : span.close_start]
     note.has_frontmatter = True
     note.frontmatter_end = yaml_text.count("\n") + 2
-    body_start = span.close_end  # doc offset of the closing fence's newline (doc = "\n" + text)
-    if span.close_end == len(text) and not text.endswith("\n"):
-        body_start = len(text) + 1
+    body_start = span.close_end
     try:
         values, key_lines = load_mapping(yaml_text)
     except YamlError as exc:

@@ -56,7 +56,7 @@ def build_tiny_sampleset(seed: int = 0, subjects: int = 7, domains: int = 3) -> 
 
 
 def make_context(data: SampleSet, protocol: str, hp: dict, components: dict, seed: int = 0) -> RecipeContext:
-    engine = Engine(EngineOptions(device="cpu", deterministic=False), quiet=True)
+    engine = Engine(EngineOptions(device="cpu", deterministic=False, threads=1), quiet=True)
     return RecipeContext(splits=make_splits(data, protocol), engine=engine, hp=dict(hp), components=dict(components), seed=seed, profile="test")
 
 

@@ -8,7 +8,7 @@ from recipe_fixtures import epoch_losses, make_context
 from vaultlab.recipes.base import get_recipe
 from vaultlab.recipes.depthseg import expected_depth, quantise_depth, region_mean
 
-HP = {"input_size": 32, "batch_size": 8, "epochs": 3, "steps_per_epoch": 4, "lr": 1e-3, "hflip": False, "encoder": "resnet18",
+HP = {"input_size": 32, "batch_size": 8, "epochs": 3, "steps_per_epoch": 4, "lr": 5e-3, "hflip": False, "encoder": "mobilenet_v2",
       "depth_levels": 4, "decoder_channels": 32}
 
 

@@ -11,18 +11,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
 from torch import nn
 
-from vaultlab.nn.backbones import load_pretrained
+from vaultlab.nn.backbones import load_pretrained, register_backbone
 
 SEGMENTATION_VARIANTS = ("pspnet", "deeplabv3plus")
 
 
-def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int = 1, decoder_channels: int | None = None) -> nn.Module:
-    """An smp network mapping [B,3,H,W] → [B,classes,H,W]; H, W must be multiples of 16 for DeepLabV3+."""
+def _offline_smp():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # smp asks the hub only for weights; make sure it never tries
     import segmentation_models_pytorch as smp
 
+    return smp
+
+
+def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int = 1, decoder_channels: int | None = None) -> nn.Module:
+    """An smp network mapping [B,3,H,W] → [B,classes,H,W]; H, W must be multiples of 16 for DeepLabV3+."""
+    smp = _offline_smp()
     options = {} if decoder_channels is None else {"decoder_channels": int(decoder_channels)}
     if variant == "pspnet":
         return smp.PSPNet(encoder_name=encoder, encoder_weights=None, classes=classes, **options)
@@ -35,3 +41,21 @@ def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int
 def load_encoder_weights(net: nn.Module, path: str | Path) -> list[str]:
     """Load local (e.g. torchvision ImageNet) ResNet weights into the smp encoder; returns the tensors loaded."""
     return [f"encoder.{k}" for k in load_pretrained(net.encoder, path)]
+
+
+class SmpEncoderFeatures(nn.Module):
+    """The segmentation network's encoder alone + global average pooling: the DepthSeg baseline's
+    "same backbone". Kept under ``net`` so torchvision ResNet weights load by name (``backbone.net.*``)."""
+
+    def __init__(self, encoder: str = "resnet18"):
+        super().__init__()
+        self.net = _offline_smp().encoders.get_encoder(encoder, weights=None)
+        self.out_features = self.net.out_channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[-1].mean(dim=(2, 3))
+
+
+@register_backbone("smp_encoder")
+def smp_encoder(encoder: str = "resnet18") -> nn.Module:
+    return SmpEncoderFeatures(encoder)

@@ -15,7 +15,7 @@ Implemented:
   half of the training bona fide depth maps, a fixed region like CDCN's binary-map normaliser),
   ``crop`` (every pixel) or ``predicted`` (pixels whose P(background) < 0.5; an empty region
   scores 0).
-- ``baseline``: the encoder alone (same ResNet) + BCE on the same training split.
+- ``baseline``: the segmentation net's encoder alone (``smp_encoder``) + BCE on the same training split.
 Every unpinned choice is an assumption in ``methods/depthseg.yaml``.
 """
 
@@ -29,8 +29,9 @@ from vaultlab.data.sampleset import BONA_FIDE, SampleSet
 from vaultlab.engine.core import seed_everything
 from vaultlab.nn.losses import depth_loss
 from vaultlab.nn.segmentation import SEGMENTATION_VARIANTS, build_segmentation_net, load_encoder_weights
-from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, make_optimizer, register_recipe
-from vaultlab.recipes.baseline import run_baseline_arm
+from vaultlab.recipes.base import (
+    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, make_optimizer, register_recipe, train_bce_classifier,
+)
 
 TARGETS = ("classes", "regression")
 REGIONS = ("train_mask", "crop", "predicted")
@@ -131,9 +132,17 @@ class DepthSeg(Recipe):
         what = f"{levels} depth levels + background, pixel CE" if target == "classes" else "depth regression, MSE"
         arms = {
             "method": ArmScores("method", f"{variant}({encoder}), {what}; score = expected depth over the {region} region", dev, test),
-            "baseline": run_baseline_arm(ctx, encoder),
+            "baseline": self._baseline(ctx, encoder),
         }
         extra = {"variant": variant, "encoder": encoder, "target": target, "depth_levels": levels, "score_region": region}
         if fixed is not None:
             extra["score_region_pixels"] = int(fixed.sum())
         return RecipeResult(arms=arms, notes=notes, extra=extra)
+
+    @staticmethod
+    def _baseline(ctx: RecipeContext, encoder: str) -> ArmScores:
+        """The segmentation net's own encoder (smp, same weights layout) + global pool + BCE, same schedule."""
+        model, _ = train_bce_classifier(ctx, "baseline", ctx.splits.train, "smp_encoder", epochs=int(ctx.require("epochs")),
+                                        seed_offset=7, backbone_options={"encoder": encoder})
+        dev, test = dev_test_scores(ctx, model)
+        return ArmScores("baseline", f"{encoder} encoder + BCE on {ctx.splits.protocol} training data", dev, test)

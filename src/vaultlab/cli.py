@@ -186,11 +186,18 @@ def run(
     print_plan(plans, err)
     if dry_run:
         return
+    from vaultlab.data.protocols import ProtocolError
+    from vaultlab.engine.core import TrainingDiverged
+    from vaultlab.metrics import MetricsError
+    from vaultlab.recipes.base import RecipeError
+
     try:
         code = run_and_write_back(ws, plans, resume=resume, force=force, console=err, quiet=quiet)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted — the run is marked 'interrupted'; continue it with --resume[/yellow]")
         raise typer.Exit(130) from None
+    except (PlanError, RecipeError, ProtocolError, TrainingDiverged, MetricsError) as exc:
+        raise fail(f"{experiment}: {exc} (the run directory keeps what was done)") from None
     raise typer.Exit(code)
 
 

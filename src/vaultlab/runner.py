@@ -38,6 +38,7 @@ class RunPlan:
     dataset: str = "synthfas"
     device: str = "auto"
     pretrained: str | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)  # e.g. SynthFAS size/counts from the vault config
     assumptions: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # value → where it came from (note/card/config/cli)
 
@@ -45,7 +46,7 @@ class RunPlan:
         """Everything that determines the numbers (not the device: CPU and GPU runs of one spec share an id)."""
         return {"experiment": self.experiment_id, "card": self.card_id, "recipe": self.recipe, "variant": self.variant,
                 "components": self.components, "hp": self.hp, "protocol": self.protocol, "profile": self.profile,
-                "dataset": self.dataset, "seed": seed, "pretrained": self.pretrained}
+                "dataset": self.dataset, "data_options": self.data_options, "seed": seed, "pretrained": self.pretrained}
 
     def run_id(self, seed: int) -> str:
         return make_run_id(self.experiment_id, self.protocol, self.variant, seed, self.spec(seed))
@@ -85,11 +86,28 @@ def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet
     if plan.dataset == "synthfas":
         from vaultlab.data.synthfas import SynthFASConfig, load_or_generate
 
-        config = SynthFASConfig(**{k.removeprefix("synthfas_"): v for k, v in plan.hp.items() if k.startswith("synthfas_")})
+        config = synthfas_config(plan)
+        console.print(f"SynthFAS: {config.subjects} subjects × {len(config.domains)} domains at {config.image_size} px (seed {config.seed}; cached after the first run)")
         return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas")
     from vaultlab.data.real import load_prepared
 
     return load_prepared(plan.dataset, vault_root)
+
+
+def synthfas_config(plan: RunPlan):
+    """SynthFAS settings: the vault config's ``synthfas:`` section, else images at the profile's input size."""
+    from dataclasses import fields
+
+    from vaultlab.data.synthfas import SynthFASConfig
+
+    known = {f.name for f in fields(SynthFASConfig)}
+    options = {"image_size": int(plan.hp.get("input_size", 64)), **plan.data_options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"synthfas: unknown setting(s) {', '.join(unknown)} in .vaultlab/config.yaml; known: {', '.join(sorted(known))}")
+    if "domains" in options:
+        options["domains"] = tuple(options["domains"])
+    return SynthFASConfig(**options)
 
 
 def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: bool = False, console: Console | None = None,

@@ -22,8 +22,8 @@ from vaultlab.runs import RunStore
 from vaultlab.vault.config import VaultConfig
 from vaultlab.vault.edit import replace_region, set_properties, upsert_results_rows
 from vaultlab.vault.model import Diagnostic, Note
-from vaultlab.vault.sync import load_notes, plan_note_updates
-from vaultlab.vault.write import ChangeSet, WriteConflict, safe_path, write_atomic
+from vaultlab.vault.sync import load_notes, plan_sync
+from vaultlab.vault.write import ChangeSet, WriteConflict, digest, safe_path, write_atomic
 
 DASHBOARD_HEADER = "# vaultlab dashboard\n\nWhat vaultlab understood of your paper notes. Text you add outside the marked region stays.\n"
 
@@ -74,24 +74,18 @@ class SyncReport:
 
 
 def sync_workspace(ws: Workspace, *, dry_run: bool = False, fix_text: bool = False) -> SyncReport:
-    changes = ChangeSet(ws.root)
-    by_note = {e.note_relpath: e for e in ws.experiments}
-    for note in ws.notes:
-        exp = by_note.get(note.relpath)
-        if exp is None or not note.usable:
-            continue
-        new = plan_note_updates(note, exp.id, ws.config, fix_text=fix_text)
-        if new is not None:
-            changes.add(note.path, new, note.digest)
+    ids = {e.note_relpath: e.id for e in ws.experiments}
+    changes, diagnostics = plan_sync(ws.root, ws.notes, ws.config, ids, fix_text=fix_text)
     _plan_generated(ws, changes)
-    report = SyncReport(changed=[c for c in changes.changed])
+    report = SyncReport(changed=changes.changed, diagnostics=diagnostics)
     if dry_run:
         report.diff = changes.diff()
         return report
     result = changes.apply()
-    report.conflicts = list(getattr(result, "conflicts", []) or [])
-    report.diagnostics = [Diagnostic(path, 0, "error", "changed on disk while vaultlab was syncing; not written",
-                                     "run `vaultlab sync` again") for path in report.conflicts]
+    report.conflicts = [c.path for c in result.conflicts]
+    report.diagnostics += [Diagnostic(c.path, 0, "error", "changed on disk while vaultlab was syncing; not written",
+                                      "run `vaultlab sync` again") for c in result.conflicts]
+    report.diagnostics += [Diagnostic(path, 0, "error", f"not written: {error}") for path, error in result.errors]
     return report
 
 
@@ -122,21 +116,15 @@ def _plan_generated(ws: Workspace, changes: ChangeSet) -> None:
     dashboard_rel = f"{ws.output_folder}/Dashboard.md"
     body = render_dashboard_region(ws.experiments, ws.notes, latest_results(ws), results_folder=f"{ws.output_folder}/results",
                                    runs_base=f"{ws.output_folder}/Runs.base")
-    path = safe_path(ws.root, dashboard_rel)
-    old = path.read_bytes() if path.exists() else None
+    old = _read_if_exists(safe_path(ws.root, dashboard_rel))
     text = old.decode("utf-8") if old is not None else DASHBOARD_HEADER
-    changes.add(path, replace_region(text, "dashboard", body).encode("utf-8"), _digest(old))
-    base_path = safe_path(ws.root, f"{ws.output_folder}/Runs.base")
-    old_base = base_path.read_bytes() if base_path.exists() else None
-    changes.add(base_path, render_runs_base(f"{ws.output_folder}/results").encode("utf-8"), _digest(old_base))
+    changes.add(dashboard_rel, replace_region(text, "dashboard", body).encode("utf-8"), old)
+    base_rel = f"{ws.output_folder}/Runs.base"
+    changes.add(base_rel, render_runs_base(f"{ws.output_folder}/results").encode("utf-8"), _read_if_exists(safe_path(ws.root, base_rel)))
 
 
-def _digest(data: bytes | None) -> str | None:
-    if data is None:
-        return None
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
+def _read_if_exists(path: Path) -> bytes | None:
+    return path.read_bytes() if path.exists() else None
 
 
 # -- run: plan -------------------------------------------------------------------------------------
@@ -187,7 +175,15 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
         plans.append(RunPlan(experiment_id=exp.id, note_relpath=exp.note_relpath, paper_title=note.title, card_id=exp.card.id,
                              recipe=exp.recipe, variant=variant, components=exp.component_values(variant), hp=dict(hp),
                              protocol=proto, profile=profile, seeds=seed_list, dataset=dataset, device=device,
-                             pretrained=pretrained or _configured_pretrained(ws, exp), assumptions=assumptions, sources=sources))
+                             pretrained=pretrained or _configured_pretrained(ws, exp), assumptions=assumptions, sources=sources,
+                             data_options=dict(ws.config.raw.get(dataset) or {}) if dataset == "synthfas" else {}))
+    if dataset == "synthfas":
+        from vaultlab.runner import synthfas_config
+
+        try:
+            synthfas_config(plans[0])
+        except (TypeError, ValueError) as exc:
+            raise PlanError(str(exc)) from None
     return plans
 
 
@@ -318,11 +314,11 @@ def _link(ws: Workspace, target_rel: str, alias: str | None, from_rel: str) -> s
 def _write_generated_note(ws: Workspace, rel: str, props: dict[str, Any], region: str, body: str) -> bool:
     path = safe_path(ws.root, rel)
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_bytes() if path.exists() else None
+    old = _read_if_exists(path)
     text = old.decode("utf-8") if old is not None else "---\n---\n"
     text = set_properties(text, props, ws.config.types)
     text = replace_region(text, region, body)
-    return write_atomic(path, text.encode("utf-8"), _digest(old))
+    return write_atomic(path, text.encode("utf-8"), digest(old), root=ws.root)
 
 
 def _write_paper_note(ws: Workspace, note_rel: str, rows: list[dict[str, str]]) -> bool:
@@ -337,13 +333,13 @@ def _write_paper_note(ws: Workspace, note_rel: str, rows: list[dict[str, str]]) 
     datasets = {r["Dataset"] for r in rows}
     prefix = f"[[{ws.output_folder}/results/"
 
-    def owned(cells: list[str]) -> bool:
-        return len(cells) >= 3 and prefix in cells[2] and cells[0].strip() in datasets
+    def owned(cells: dict[str, str]) -> bool:
+        return prefix in cells.get("result", "") and cells.get("dataset", "").strip() in datasets
 
-    text = upsert_results_rows(note.text, rows, owned=owned)
+    text = upsert_results_rows(note.raw_text, rows, owned=owned)
     text = set_properties(text, {"last_run": datetime.now().replace(microsecond=0).isoformat()}, ws.config.types)
-    data = (b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b"") + text.encode("utf-8")
+    data = text.encode("utf-8")
     try:
-        return write_atomic(path, data, note.digest)
+        return write_atomic(path, data, note.digest, root=ws.root)
     except WriteConflict:
         raise PlanError(f"{note_rel} changed on disk while vaultlab was writing; results are in the run directories — run again to write them") from None

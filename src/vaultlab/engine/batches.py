@@ -39,6 +39,8 @@ class Batches:
         self.channels_last = channels_last
         self.drop_last = shuffle if drop_last is None else drop_last
         self._images = torch.from_numpy(np.ascontiguousarray(data.images))
+        self._scale = 1.0 / (255.0 * _STD)
+        self._shift = -_MEAN / _STD
         self._label = torch.from_numpy(data.label.astype(np.int64))
         self._domain_ids = _codes(data.domain)
         self._depth = None if data.depth is None else torch.from_numpy(data.depth)
@@ -82,7 +84,9 @@ class Batches:
     def gather(self, idx: np.ndarray, epoch: int = 0) -> dict[str, torch.Tensor]:
         t = torch.from_numpy(idx)
         dev = self.device
-        images = self._images[t].to(dev, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+        # NHWC uint8 → NCHW float view (channels_last strides), normalised in place: (x/255 − mean)/std.
+        images = self._images[t].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
+        images.mul_(self._scale.to(dev)).add_(self._shift.to(dev))
         flip = None
         if self.spec.hflip:
             g = torch.Generator().manual_seed(int(self.seed * 1_000_003 + epoch * 7919 + int(idx[0])))
@@ -90,7 +94,6 @@ class Batches:
             images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
         if self.spec.image_size and self.spec.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.spec.image_size, mode="bilinear", align_corners=False, antialias=True)
-        images = (images - _MEAN.to(dev)) / _STD.to(dev)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         batch = {"image": images, "label": self._label[t].to(dev), "domain": self._domain_ids[t].to(dev), "index": t}

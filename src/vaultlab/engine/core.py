@@ -171,7 +171,7 @@ class Engine:
         for batch in batches.epoch(0):
             with self.autocast():
                 s = score(batch)
-            out.append(s.float().cpu())
+            out.append(s.double().cpu())
         scores = torch.cat(out).numpy().astype(np.float64)
         if not np.all(np.isfinite(scores)):
             raise TrainingDiverged("scoring produced NaN/inf scores")

@@ -144,7 +144,8 @@ def train_bce_classifier(ctx: RecipeContext, stage: str, data: SampleSet, backbo
 
 def score_classifier(ctx: RecipeContext, model: Classifier, data: SampleSet) -> np.ndarray:
     batches = ctx.engine.batches(data, ctx.eval_spec(), shuffle=False)
-    return ctx.engine.predict([model], lambda b: torch.sigmoid(model(b["image"]).float()), batches)
+    # float64 sigmoid: float32 rounds confident scores to exactly 1.0, and ties blunt the ROC
+    return ctx.engine.predict([model], lambda b: torch.sigmoid(model(b["image"]).double()), batches)
 
 
 def dev_test_scores(ctx: RecipeContext, model: Classifier) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from vaultlab.recipes.base import get_recipe
 from vaultlab.recipes.depthseg import expected_depth, quantise_depth, region_mean
 
 HP = {"input_size": 32, "batch_size": 8, "epochs": 3, "steps_per_epoch": 4, "lr": 5e-3, "hflip": False, "encoder": "mobilenet_v2",
-      "depth_levels": 4, "decoder_channels": 32}
+      "depth_levels": 4, "decoder_channels": 32, "depth_size": 16}
 
 
 def test_quantisation_gives_background_for_attacks_and_levels_for_live_faces():
@@ -30,7 +30,7 @@ def test_expected_depth_and_region_mean():
     assert float(region_mean(d, torch.zeros(1, 1, 2, dtype=torch.bool))) == 0.0  # empty region scores 0
 
 
-@pytest.mark.parametrize("variant,target", [("pspnet", "classes"), ("deeplabv3plus", "regression")])
+@pytest.mark.parametrize("variant,target", [("pspnet", "quantised"), ("deeplabv3plus", "regression")])
 def test_depthseg_trains_and_scores(tiny_data, variant, target):
     ctx = make_context(tiny_data, "intra", HP | {"depthseg_target": target}, {"backbone": variant, "variant": variant})
     result = get_recipe("depthseg").run(ctx)

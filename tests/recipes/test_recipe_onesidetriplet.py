@@ -7,7 +7,7 @@ from recipe_fixtures import epoch_losses, make_context
 from vaultlab.nn.depthnet import DepthNetMultiTask
 from vaultlab.recipes.base import get_recipe
 
-HP = {"input_size": 32, "domain_batch_size": 8, "batch_size": 16, "epochs": 3, "steps_per_epoch": 4, "lr": 2e-3, "hflip": False,
+HP = {"input_size": 32, "live_per_domain": 4, "spoof_per_domain": 4, "epochs": 3, "steps_per_epoch": 4, "lr": 2e-3, "hflip": False,
       "backbone_width": 0.125, "backbone_fc_dim": 32, "depth_size": 16, "meta_step_size": 1e-2}
 
 

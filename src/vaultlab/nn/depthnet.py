@@ -106,16 +106,30 @@ class ClassifierTrunk(nn.Module):
         return self.fc(self.convs(multi))
 
 
+def init_weights(module: nn.Module, scheme: str = "xavier") -> nn.Module:
+    """RFMeta initialises conv and linear weights with Xavier [V]; ``"default"`` keeps PyTorch's."""
+    if scheme == "xavier":
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+    elif scheme != "default":
+        raise ValueError(f"weight_init must be 'xavier' or 'default', not {scheme!r}")
+    return module
+
+
 class DepthNetMultiTask(nn.Module):
     """Shared DepthNet encoder + depth head + UNet parsing decoder + live/spoof classifier."""
 
-    def __init__(self, width: float = 1.0, depth_size: int = 32, parsing_classes: int = 7, fc_dim: int = 512):
+    def __init__(self, width: float = 1.0, depth_size: int = 32, parsing_classes: int = 7, fc_dim: int = 512, weight_init: str = "xavier"):
         super().__init__()
         self.encoder = DepthNetEncoder(width, depth_size)
         self.depth_head = DepthHead(self.encoder.map_channels, width)
         self.parsing_decoder = ParsingDecoder(self.encoder.stem_channels, self.encoder.block_channels, parsing_classes, width)
         trunk = ClassifierTrunk(self.encoder.map_channels, width, fc_dim)
         self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, 1))
+        init_weights(self, weight_init)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """All heads; ``features`` is the globally pooled multi-scale encoder map (the triplet's embedding)."""
@@ -127,16 +141,17 @@ class DepthNetMultiTask(nn.Module):
 class DepthNetFeatures(nn.Module):
     """Encoder + classifier trunk as a plain backbone ([B,3,H,W] → [B,D]) for the BCE baseline."""
 
-    def __init__(self, width: float = 1.0, depth_size: int = 32, fc_dim: int = 512):
+    def __init__(self, width: float = 1.0, depth_size: int = 32, fc_dim: int = 512, weight_init: str = "xavier"):
         super().__init__()
         self.encoder = DepthNetEncoder(width, depth_size)
         self.trunk = ClassifierTrunk(self.encoder.map_channels, width, fc_dim)
         self.out_features = fc_dim
+        init_weights(self, weight_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(self.encoder(x)[1])
 
 
 @register_backbone("depthnet")
-def depthnet(width: float = 1.0, depth_size: int = 32, fc_dim: int = 512) -> nn.Module:
-    return DepthNetFeatures(width=float(width), depth_size=int(depth_size), fc_dim=int(fc_dim))
+def depthnet(width: float = 1.0, depth_size: int = 32, fc_dim: int = 512, weight_init: str = "xavier") -> nn.Module:
+    return DepthNetFeatures(width=float(width), depth_size=int(depth_size), fc_dim=int(fc_dim), weight_init=str(weight_init))

@@ -26,14 +26,21 @@ def _offline_smp():
     return smp
 
 
-def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int = 1, decoder_channels: int | None = None) -> nn.Module:
-    """An smp network mapping [B,3,H,W] → [B,classes,H,W]; H, W must be multiples of 16 for DeepLabV3+."""
+def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int = 1, decoder_channels: int | None = None,
+                           output_stride: int | None = None, atrous_rates: tuple[int, ...] | list[int] | None = None) -> nn.Module:
+    """An smp network mapping [B,3,H,W] → [B,classes,H,W]; H, W must be multiples of 16 for DeepLabV3+.
+
+    ``output_stride`` and ``atrous_rates`` apply to DeepLabV3+ only (PSPNet has neither)."""
     smp = _offline_smp()
     options = {} if decoder_channels is None else {"decoder_channels": int(decoder_channels)}
     if variant == "pspnet":
         return smp.PSPNet(encoder_name=encoder, encoder_weights=None, classes=classes, **options)
     if variant == "deeplabv3plus":
         # smp's defaults are the DeepLabV3+ paper's: output stride 16, atrous rates (12, 24, 36)
+        if output_stride is not None:
+            options["encoder_output_stride"] = int(output_stride)
+        if atrous_rates is not None:
+            options["decoder_atrous_rates"] = tuple(int(r) for r in atrous_rates)
         return smp.DeepLabV3Plus(encoder_name=encoder, encoder_weights=None, classes=classes, **options)
     raise ValueError(f"unknown segmentation variant {variant!r}; expected one of {', '.join(SEGMENTATION_VARIANTS)}")
 

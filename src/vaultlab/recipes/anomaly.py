@@ -97,6 +97,8 @@ class Anomaly(Recipe):
         w_ms, w_tf = float(losses.get("metric_softmax", 1.0)), float(losses.get("triplet_focal", 1.0))
         mining, sigma, margin = str(ctx.get("mining", "batch_hard")), float(ctx.get("tf_sigma", 0.3)), float(ctx.get("tf_margin", 0.2))
         tau, k = float(ctx.get("posterior_temperature", 1.0)), int(ctx.get("reference_k", 5))
+        if str(ctx.get("distance", "euclidean")) != "euclidean":
+            raise RecipeError(f"distance must be 'euclidean' (between L2-normalised embeddings), not {ctx.get('distance')!r}")
 
         # -- train the embedding ------------------------------------------------------------
         seed_everything(ctx.seed * 1_000 + 1)

@@ -7,9 +7,10 @@ segmentation with off-the-shelf segmentation networks.
 
 Implemented:
 - ``method``: smp ``PSPNet`` or ``DeepLabV3Plus`` (``components["variant"]``) on a ResNet encoder.
-  ``depthseg_target: classes`` (default): per-pixel CE over K+1 classes — background 0 and K depth
+  ``depthseg_target: quantised`` (default): per-pixel CE over K+1 classes — background 0 and K depth
   levels, level = ⌈K·d⌉ for face pixels (d > 0) of bona fide faces; every pixel of an attack is
   background (planar: zero depth). ``depthseg_target: regression``: one sigmoid channel, MSE on d.
+  Supervision and score live on a ``depth_size`` map (the net's logits average-pooled down to it).
   Score = expected depth over the face region: (Σ_k k·p_k)/K per pixel (or the regressed d),
   averaged over ``score_region`` — ``train_mask`` (default: the pixels that are face in at least
   half of the training bona fide depth maps, a fixed region like CDCN's binary-map normaliser),
@@ -33,7 +34,7 @@ from vaultlab.recipes.base import (
     ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, make_optimizer, register_recipe, train_bce_classifier,
 )
 
-TARGETS = ("classes", "regression")
+TARGETS = ("quantised", "regression")
 REGIONS = ("train_mask", "crop", "predicted")
 
 
@@ -83,29 +84,39 @@ class DepthSeg(Recipe):
         if variant not in SEGMENTATION_VARIANTS:
             raise RecipeError(f"depthseg variant must be one of {', '.join(SEGMENTATION_VARIANTS)}, not {variant!r}")
         encoder = str(ctx.get("encoder", "resnet18"))
-        target = str(ctx.get("depthseg_target", "classes"))
+        target = str(ctx.get("depthseg_target", "quantised"))
         region = str(ctx.get("score_region", "train_mask"))
         if target not in TARGETS or region not in REGIONS:
             raise RecipeError(f"depthseg_target must be one of {TARGETS} and score_region one of {REGIONS}; got {target!r}, {region!r}")
+        for key, allowed in (("encoder_weights", ("none",)), ("spoof_depth_target", ("zeros",))):
+            if str(ctx.get(key, allowed[0])).lower() not in allowed:
+                raise RecipeError(f"{key} must be {' or '.join(allowed)} (local weights go in through --pretrained), not {ctx.get(key)!r}")
         levels = int(ctx.get("depth_levels", 8))
         input_size = int(ctx.get("input_size") or ctx.splits.train.image_size)
+        map_size = int(ctx.get("depth_size") or input_size)  # supervision and scoring resolution
         if variant == "deeplabv3plus" and input_size % 16:
             raise RecipeError(f"DeepLabV3+ needs an input size divisible by 16 (output stride 16), not {input_size}")
 
         seed_everything(ctx.seed * 1_000 + 1)
-        net = build_segmentation_net(variant, encoder, classes=levels + 1 if target == "classes" else 1,
-                                     decoder_channels=ctx.get("decoder_channels"))
+        net = build_segmentation_net(variant, encoder, classes=levels + 1 if target == "quantised" else 1,
+                                     decoder_channels=ctx.get("decoder_channels"), output_stride=ctx.get("output_stride"),
+                                     atrous_rates=ctx.get("atrous_rates"))
         notes = []
         if ctx.pretrained:
             loaded = load_encoder_weights(net, ctx.pretrained)
             ctx.engine.console.print(f"[green]loaded {len(loaded)} encoder tensors from {ctx.pretrained}[/green]")
         net = ctx.engine.prepare(net)
-        spec = ctx.batch_spec(balanced=bool(ctx.get("balanced", False)), depth_size=input_size)
+        spec = ctx.batch_spec(balanced=bool(ctx.get("balanced", False)), depth_size=map_size)
         batches = ctx.engine.batches(ctx.splits.train, spec, shuffle=True, seed=ctx.seed * 1_000 + 1, steps_per_epoch=ctx.get("steps_per_epoch"))
 
+        def predict_map(images: torch.Tensor) -> torch.Tensor:
+            out = net(images).float()
+            # the net predicts at input resolution; average its logits down to the depth map's size [I]
+            return out if out.shape[-1] == map_size else F.adaptive_avg_pool2d(out, map_size)
+
         def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-            out = net(batch["image"]).float()
-            if target == "classes":
+            out = predict_map(batch["image"])
+            if target == "quantised":
                 return {"loss": F.cross_entropy(out, quantise_depth(batch["depth"], batch["label"], levels))}
             live = (batch["label"] == BONA_FIDE).float().view(-1, 1, 1, 1)
             return {"loss": depth_loss(torch.sigmoid(out), batch["depth"] * live)}
@@ -115,26 +126,26 @@ class DepthSeg(Recipe):
 
         fixed = None
         if region == "train_mask":
-            fixed = face_mask_from_training(ctx.splits.train, input_size, float(ctx.get("face_mask_share", 0.5))).to(ctx.engine.device)
+            fixed = face_mask_from_training(ctx.splits.train, map_size, float(ctx.get("face_mask_share", 0.5))).to(ctx.engine.device)
         elif region == "crop":
-            fixed = torch.ones(input_size, input_size, dtype=torch.bool, device=ctx.engine.device)
+            fixed = torch.ones(map_size, map_size, dtype=torch.bool, device=ctx.engine.device)
 
         def score(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            out = net(batch["image"]).float()
-            depth = expected_depth(out) if target == "classes" else torch.sigmoid(out[:, 0])
+            out = predict_map(batch["image"])
+            depth = expected_depth(out) if target == "quantised" else torch.sigmoid(out[:, 0])
             if fixed is not None:
                 return region_mean(depth, fixed)
-            face = out.softmax(1)[:, 0] < 0.5 if target == "classes" else depth > 0.5 / levels
+            face = out.softmax(1)[:, 0] < 0.5 if target == "quantised" else depth > 0.5 / levels
             return region_mean(depth, face)
 
         dev, test = (ctx.engine.predict([net], score, ctx.engine.batches(data, ctx.eval_spec(), shuffle=False))
                      for data in (ctx.splits.dev, ctx.splits.test))
-        what = f"{levels} depth levels + background, pixel CE" if target == "classes" else "depth regression, MSE"
+        what = f"{levels} depth levels + background, pixel CE" if target == "quantised" else "depth regression, MSE"
         arms = {
             "method": ArmScores("method", f"{variant}({encoder}), {what}; score = expected depth over the {region} region", dev, test),
             "baseline": self._baseline(ctx, encoder),
         }
-        extra = {"variant": variant, "encoder": encoder, "target": target, "depth_levels": levels, "score_region": region}
+        extra = {"variant": variant, "encoder": encoder, "target": target, "depth_levels": levels, "depth_size": map_size, "score_region": region}
         if fixed is not None:
             extra["score_region_pixels"] = int(fixed.sum())
         return RecipeResult(arms=arms, notes=notes, extra=extra)

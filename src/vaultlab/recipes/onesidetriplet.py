@@ -13,8 +13,10 @@ Implemented (the RFMeta template, papers.md §2.3 [V for RFMeta's code, R/I for 
   meta-learner) takes one functional inner SGD step on its BCE,
   ``θ'_i = θ − α·∇_θ L_cls(D_i; θ)`` with ``create_graph=True`` (second order). Meta-test scores the
   held-out domain(s) with every θ'_i.
-  ``L = Σ_i [L_cls(D_i; θ) + w_d·L_dep + w_p·L_parse] + w_t·L_os(meta-train)
-      + w_mt·(Σ_i L_cls(D_test; θ'_i) + w_d·L_dep + w_p·L_parse + w_t·L_os(all domains))``
+  ``L = Σ_i [w_c·L_cls(D_i; θ) + w_d·L_dep + w_p·L_parse] + w_t·L_os(meta-train domains)
+      + w_mt·(Σ_i w_c·L_cls(D_test; θ'_i) + w_d·L_dep + w_p·L_parse + w_t·L_os(all domains))``
+  with the weights w_c, w_d, w_p, w_t of ``components["losses"]`` (bce, depth_mse, segmentation_ce,
+  triplet).
   and the engine takes one optimiser step on all modules.
 - ``baseline``: the same encoder + classifier trunk (``depthnet`` backbone) with BCE alone, no meta
   episodes, on the same training split.
@@ -24,6 +26,7 @@ Every unpinned choice is an assumption in ``methods/onesidetriplet.yaml``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -35,8 +38,9 @@ from vaultlab.engine.core import seed_everything
 from vaultlab.nn.backbones import load_pretrained
 from vaultlab.nn.depthnet import DepthNetMultiTask
 from vaultlab.nn.losses import depth_loss, one_side_triplet_loss
-from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, make_optimizer, register_recipe
-from vaultlab.recipes.baseline import run_baseline_arm
+from vaultlab.recipes.base import (
+    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, make_optimizer, register_recipe, train_bce_classifier,
+)
 
 
 def inner_step(params: dict[str, torch.Tensor], loss: torch.Tensor, step_size: float, create_graph: bool = True) -> dict[str, torch.Tensor]:
@@ -93,27 +97,37 @@ class OneSideTriplet(Recipe):
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         epochs = int(ctx.require("epochs"))
-        width, depth_size = float(ctx.get("backbone_width", 1.0)), int(ctx.get("depth_size", 32))
+        net_options = {"width": float(ctx.get("backbone_width", 1.0)), "depth_size": int(ctx.get("depth_size", 32)),
+                       "fc_dim": int(ctx.get("backbone_fc_dim", 512)), "weight_init": str(ctx.get("weight_init", "xavier"))}
+        depth_size = net_options["depth_size"]
         input_size = int(ctx.get("input_size") or ctx.splits.train.image_size)
         classes = len(ctx.splits.train.meta.get("parsing_classes") or range(int(ctx.get("parsing_classes", 7))))
-        alpha, n_test = float(ctx.get("meta_step_size", 1e-3)), int(ctx.get("meta_test_domains", 1))
-        w_depth, w_parse = float(ctx.get("lambda_depth", 10.0)), float(ctx.get("lambda_parsing", 1.0))
-        w_trip, w_meta_test = float(ctx.get("lambda_triplet", 1.0)), float(ctx.get("lambda_meta_test", 1.0))
-        margin, mining = float(ctx.get("triplet_margin", 0.1)), str(ctx.get("triplet_mining", "all"))
-        spoof_parsing = str(ctx.get("spoof_parsing", "background"))
-        if spoof_parsing not in ("background", "as_given"):
-            raise RecipeError(f"spoof_parsing must be 'background' or 'as_given', not {spoof_parsing!r}")
+        losses = ctx.components.get("losses") or {}
+        w_cls, w_depth = float(losses.get("bce", 1.0)), float(losses.get("depth_mse", 10.0))
+        w_parse, w_trip = float(losses.get("segmentation_ce", 1.0)), float(losses.get("triplet", 1.0))
+        w_meta_test = float(ctx.get("meta_test_weight", 1.0))
+        alpha, second_order = float(ctx.get("meta_step_size", 1e-3)), bool(ctx.get("second_order", True))
+        margin, mining = float(ctx.get("triplet_margin", 0.1)), str(ctx.get("mining", "batch_hard"))
+        spoof_parsing = str(ctx.get("spoof_parsing_target", "background"))
+        live, spoof = int(ctx.get("live_per_domain", 8)), int(ctx.get("spoof_per_domain", 8))
+        for key, value, allowed in (("spoof_parsing_target", spoof_parsing, ("background", "as_given")),
+                                    ("spoof_depth_target", str(ctx.get("spoof_depth_target", "zeros")), ("zeros",)),
+                                    ("triplet_anchor", str(ctx.get("triplet_anchor", "live")), ("live",))):
+            if value not in allowed:
+                raise RecipeError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+        if live != spoof:
+            raise RecipeError(f"live_per_domain ({live}) and spoof_per_domain ({spoof}) must be equal: batches are class-balanced")
 
         seed_everything(ctx.seed * 1_000 + 1)
-        model = DepthNetMultiTask(width=width, depth_size=depth_size, parsing_classes=classes, fc_dim=int(ctx.get("backbone_fc_dim", 512)))
+        model = DepthNetMultiTask(parsing_classes=classes, **net_options)
         if ctx.pretrained:
             ctx.engine.console.print(f"[green]loaded {len(load_pretrained(model, ctx.pretrained))} tensors from {ctx.pretrained}[/green]")
         model = ctx.engine.prepare(model)
-        spec = ctx.batch_spec(batch_size=int(ctx.get("domain_batch_size", 16)), balanced=True, depth_size=depth_size, parsing_size=input_size)
+        spec = ctx.batch_spec(batch_size=live + spoof, balanced=True, depth_size=depth_size, parsing_size=input_size)
         episodes = DomainEpisodes(ctx, ctx.splits.train, spec, seed=ctx.seed * 1_000 + 1, steps_per_epoch=ctx.get("steps_per_epoch"))
         n_domains = len(episodes.domains)
-        if not 1 <= n_test < n_domains:
-            raise RecipeError(f"meta_test_domains={n_test} must leave ≥ 1 of the {n_domains} source domains for meta-train")
+        n_train = max(1, min(int(ctx.get("meta_train_domains", n_domains - 1)), n_domains - 1))
+        n_test = n_domains - n_train
 
         def episode(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             skips, multi = model.encoder(batch["image"])
@@ -127,7 +141,7 @@ class OneSideTriplet(Recipe):
 
             def cls_loss(params, mask):
                 logit = functional_call(model.classifier, params, (multi[mask],)).squeeze(1)
-                return F.binary_cross_entropy_with_logits(logit.float(), label[mask].float())
+                return w_cls * F.binary_cross_entropy_with_logits(logit.float(), label[mask].float())
 
             # meta-train: per domain, the task losses at θ and one inner step on the classifier
             meta_train, adapted = 0.0, []
@@ -136,7 +150,7 @@ class OneSideTriplet(Recipe):
                 cls = cls_loss(theta, mask)
                 dep, par = task_losses(model, out, batch, mask, spoof_parsing)
                 meta_train = meta_train + cls + w_depth * dep + w_parse * par
-                adapted.append(inner_step(theta, cls, alpha, create_graph=True))
+                adapted.append(inner_step(theta, cls, alpha, create_graph=second_order))
             trip_train = one_side_triplet_loss(features[~test_mask].float(), label[~test_mask], domain[~test_mask], margin=margin, mining=mining)
             meta_train = meta_train + w_trip * trip_train
 
@@ -153,18 +167,28 @@ class OneSideTriplet(Recipe):
                        seed=ctx.seed * 1_000 + 1)
 
         score_from = str(ctx.get("score_from", "cls"))
-        dev, test = (self._score(ctx, model, data, score_from, depth_size) for data in (ctx.splits.dev, ctx.splits.test))
+        dev, test = (self._score(ctx, model, data, score_from) for data in (ctx.splits.dev, ctx.splits.test))
         arms = {
-            "method": ArmScores("method", f"DepthNet+UNet (width {width:g}) with depth, parsing, BCE and one-side triplet, "
+            "method": ArmScores("method", f"DepthNet+UNet (width {net_options['width']:g}) with depth, parsing, BCE and one-side triplet, "
                                           f"meta episodes over {n_domains} source domains; score = {score_from}", dev, test),
-            "baseline": run_baseline_arm(ctx, "depthnet"),
+            "baseline": self._baseline(ctx, net_options, batch_size=(live + spoof) * n_domains),
         }
-        return RecipeResult(arms=arms, extra={"source_domains": episodes.domains, "meta_test_domains": n_test, "score_from": score_from},
+        return RecipeResult(arms=arms, extra={"source_domains": episodes.domains, "meta_train_domains": n_train, "meta_test_domains": n_test,
+                                   "second_order": second_order, "score_from": score_from},
                             notes=[f"Meta-learning: each step splits the {n_domains} source domains {', '.join(episodes.domains)} into "
-                                   f"{n_domains - n_test} meta-train + {n_test} meta-test."])
+                                   f"{n_train} meta-train + {n_test} meta-test."])
 
     @staticmethod
-    def _score(ctx: RecipeContext, model: DepthNetMultiTask, data: SampleSet, score_from: str, depth_size: int) -> np.ndarray:
+    def _baseline(ctx: RecipeContext, net_options: dict, batch_size: int) -> ArmScores:
+        """Encoder + classifier trunk (no depth/parsing heads, no episodes) + BCE; same images per step."""
+        plain = replace(ctx, hp=ctx.hp | {"batch_size": batch_size, "balanced": True})
+        model, _ = train_bce_classifier(plain, "baseline", ctx.splits.train, "depthnet", epochs=int(ctx.require("epochs")),
+                                        seed_offset=7, backbone_options=net_options)
+        dev, test = dev_test_scores(plain, model)
+        return ArmScores("baseline", f"DepthNet encoder + classifier, BCE only, on {ctx.splits.protocol} training data", dev, test)
+
+    @staticmethod
+    def _score(ctx: RecipeContext, model: DepthNetMultiTask, data: SampleSet, score_from: str) -> np.ndarray:
         def score(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             _, multi = model.encoder(batch["image"])
             p_cls = torch.sigmoid(model.classifier(multi).squeeze(1).float())

@@ -89,7 +89,9 @@ def sync(
 
 def show_experiment_table(ws) -> None:
     table = Table(title=f"{len(ws.experiments)} paper note(s) in {ws.root.name}", title_justify="left")
-    for column in ("experiment", "note", "method → card", "recipe", "runnable", "notes"):
+    table.add_column("experiment", no_wrap=True, style="bold")
+    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=28)
+    for column in ("method → card", "runnable", "notes"):
         table.add_column(column, overflow="fold")
     for exp in ws.experiments:
         why = exp.runnable_reason if not exp.runnable else ""
@@ -101,7 +103,7 @@ def show_experiment_table(ws) -> None:
         if exp.variants:
             extra.append("variants: " + ", ".join(exp.variants))
         table.add_row(exp.id, exp.note_relpath, f"{exp.method or '?'} → {exp.card.id if exp.card else '—'}",
-                      exp.recipe or "—", "[green]yes[/green]" if exp.runnable else f"[yellow]no[/yellow] {why}", "; ".join(extra))
+                      "[green]yes[/green]" if exp.runnable else f"[yellow]no[/yellow] {why}", "; ".join(extra))
     out.print(table)
 
 

@@ -1,0 +1,166 @@
+"""The command line as a user meets it: the example vault, a tiny run, write-back, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vaultlab.cli import app
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_vault"
+SEEDS = sorted(p.name for p in EXAMPLE.glob("*.md"))
+
+# Small enough for seconds on 2 cores; the shape of the defaults otherwise.
+TINY = """\
+synthfas:
+  subjects: 10
+  image_size: 32
+  frames: 1
+  bona_fide_videos: 2
+experiments:
+  003_distillation:
+    teacher_epochs: 1
+    teacher_steps_per_epoch: 4
+    student_epochs: 1
+    student_steps_per_epoch: 4
+    batch_size: 16
+    k: 3
+    input_size: 64
+"""
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def vault(tmp_path) -> Path:
+    root = tmp_path / "vault"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def tiny(vault: Path) -> Path:
+    (vault / ".vaultlab").mkdir(exist_ok=True)
+    (vault / ".vaultlab" / "config.yaml").write_text(TINY)
+    return vault
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and ".vaultlab" not in p.parts}
+
+
+def strip_owned(text: str) -> str:
+    """The note minus what vaultlab may own: its frontmatter keys and its Results rows."""
+    text = re.sub(r"^(progress|experiment|last_run): .*\n", "", text, flags=re.M)
+    return re.sub(r"^\| SynthFAS .*\[\[vaultlab/results/.*\n", "", text, flags=re.M)
+
+
+def test_sync_lists_every_note_with_its_id_and_flags_the_duplicates(vault):
+    result = invoke("sync", str(vault))
+    assert result.exit_code == 0, result.output
+    for exp_id in ("000_anomaly", "001_anomaly", "002_onesidetriplet", "003_distillation", "004_depthseg"):
+        assert exp_id in result.output
+    assert "same paper" in result.output
+    listing = json.loads(invoke("list", "--vault", str(vault), "--json").stdout)
+    assert [row["id"] for row in listing] == ["000_anomaly", "001_anomaly", "002_onesidetriplet", "003_distillation", "004_depthseg"]
+    assert listing[0]["duplicates"] == ["001_anomaly"] and listing[4]["variants"] == ["pspnet", "deeplabv3plus"]
+
+
+def test_sync_changes_only_owned_keys_and_a_second_sync_changes_nothing(vault):
+    assert invoke("sync", str(vault)).exit_code == 0
+    for name in SEEDS:
+        before = (EXAMPLE / name).read_text(encoding="utf-8")
+        after = (vault / name).read_text(encoding="utf-8")
+        assert after != before and strip_owned(after) == before
+        assert re.search(r"^experiment: \d{3}_\w+$", after, re.M) and re.search(r"^progress: 0$", after, re.M)
+    assert (vault / "vaultlab" / "Dashboard.md").exists() and (vault / "vaultlab" / "Runs.base").exists()
+    snapshot = digests(vault)
+    assert invoke("sync", str(vault)).exit_code == 0
+    assert digests(vault) == snapshot
+    assert invoke("sync", str(vault), "--check").exit_code == 0
+
+
+def test_check_and_dry_run_write_nothing(vault):
+    snapshot = digests(vault)
+    check = invoke("sync", str(vault), "--check")
+    assert check.exit_code == 1
+    dry = invoke("sync", str(vault), "--dry-run")
+    assert dry.exit_code == 0 and "+experiment: 003_distillation" in dry.output
+    assert digests(vault) == snapshot
+
+
+def test_fix_text_repairs_the_mojibake_status(vault):
+    assert invoke("sync", str(vault), "--fix-text").exit_code == 0
+    assert 'status: "📚 To Read"' in (vault / "003_2b75969d89ee11c2.md").read_text(encoding="utf-8")
+
+
+def test_dashboard_keeps_text_the_user_adds_outside_the_region(vault):
+    invoke("sync", str(vault))
+    dashboard = vault / "vaultlab" / "Dashboard.md"
+    dashboard.write_text(dashboard.read_text(encoding="utf-8") + "\nMy own remark.\n", encoding="utf-8")
+    invoke("sync", str(vault))
+    assert dashboard.read_text(encoding="utf-8").endswith("\nMy own remark.\n")
+
+
+def test_show_lists_sources_and_assumptions(vault):
+    result = invoke("show", "003", "--vault", str(vault))
+    assert result.exit_code == 0
+    assert "alexnet" in result.output and "note" in result.output and "card" in result.output
+    assert "[I]" in result.output or "[R" in result.output
+
+
+def test_unknown_experiment_protocol_and_set_are_clear_usage_errors(vault):
+    bad_exp = invoke("run", "003_distilation", "--vault", str(vault), "--dry-run")
+    assert bad_exp.exit_code == 2 and "003_distillation" in bad_exp.output
+    bad_protocol = invoke("run", "003_distillation", "--vault", str(vault), "--protocol", "lodoo:D1", "--dry-run")
+    assert bad_protocol.exit_code == 2 and "lodo" in bad_protocol.output
+    bad_set = invoke("run", "003_distillation", "--vault", str(vault), "--set", "teacher_epoks=3", "--dry-run")
+    assert bad_set.exit_code == 2 and "teacher_epochs" in bad_set.output
+    bad_syntax = invoke("run", "003_distillation", "--vault", str(vault), "--set", "teacher_epochs", "--dry-run")
+    assert bad_syntax.exit_code == 2 and "key=value" in bad_syntax.output
+
+
+def test_dry_run_prints_the_plan_and_trains_nothing(vault):
+    result = invoke("run", "003_distillation", "--vault", str(vault), "--dry-run")
+    assert result.exit_code == 0 and "adapt:D0->D1" in result.output
+    assert not (vault / ".vaultlab" / "runs").exists()
+
+
+def test_run_writes_rows_result_note_and_plots_without_touching_user_bytes(vault):
+    tiny(vault)
+    user_row = "| My lab data | HTER (%) | 3.1 | 4.0 |"
+    note = vault / "003_2b75969d89ee11c2.md"
+    original = note.read_text(encoding="utf-8").replace("|         |        |        |          |", user_row)
+    note.write_text(original, encoding="utf-8")
+
+    result = invoke("run", "003_distillation", "--vault", str(vault), "--quiet")
+    assert result.exit_code == 0, result.output
+    text = note.read_text(encoding="utf-8")
+    assert user_row in text and strip_owned(text) == original
+    rows = [line for line in text.splitlines() if "[[vaultlab/results/" in line]
+    assert [r.split("|")[1].strip() for r in rows] == ["SynthFAS adapt:D0->D1"] * 2
+
+    [run_dir] = (vault / ".vaultlab" / "runs").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    hter = metrics["method"]["dev-eer"]["hter"]
+    assert f"|{hter:.2f}]]" in rows[0]
+    result_note = vault / "vaultlab" / "results" / f"{run_dir.name}.md"
+    body = result_note.read_text(encoding="utf-8")
+    assert f"hter: {hter}" in body and "threshold_policy: dev-eer" in body
+    for embed in re.findall(r"!\[\[(.+?\.png)\]\]", body):
+        assert (vault / embed).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert "003_distillation" in (vault / "vaultlab" / "Dashboard.md").read_text(encoding="utf-8")
+
+    # A re-run reuses the finished run and rewrites nothing the user owns, with no duplicate rows.
+    again = invoke("run", "003_distillation", "--vault", str(vault), "--quiet")
+    assert again.exit_code == 0 and "already done" in again.output
+    text2 = note.read_text(encoding="utf-8")
+    assert len([line for line in text2.splitlines() if "[[vaultlab/results/" in line]) == 2 and user_row in text2

@@ -60,7 +60,7 @@ def test_billion_laughs_stays_linear() -> None:
 
 def test_key_lines_cover_block_list_items() -> None:
     _, lines = load_mapping("tags:\n  - a\n  - b\nx: 1\n")
-    assert lines["tags"].key == 0 and lines["tags"].items == (1, 2) and lines["x"].key == 3
+    assert lines["tags"] == (0, 1, (1, 2)) and lines["x"][0] == 3
 
 
 # --- the fast path must agree with libyaml wherever it answers -------------------------------

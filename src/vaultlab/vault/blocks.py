@@ -23,17 +23,15 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from .model import Section, SummaryField, Task
+from .model import Rows, Section, _record
 
 # A fence marker at a line start (inside callouts too), or a %% anywhere.
 _HIDERS = re.compile(r"\n[ \t]*(?:>[ \t]?)*(`{3,}|~{3,})|%%")
 _HEADING = re.compile(r"\n {0,3}(#{1,6})([ \t][^\r\n]*)?(?=[\r\n]|\Z)")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
-_LABEL = re.compile(r"[ \t]*(?:[-*+][ \t]+)?\*\*([^*\r\n]+?)(?::\*\*|\*\*[ \t]*:)(.*)")
-_TASK = re.compile(r"\s*(?:[-*+]|\d+[.)])\s+\[(.)\]\s?(.*)$")
-_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])(?:\s|$)")
 _WIKILINK = re.compile(r"\[\[([^\[\]|#^\r\n]*\.\.[^\[\]|#^\r\n]*)")
 _MDLINK = re.compile(r"\]\(\s*<?([^)\s>]*\.\.[^)\s>]*)")
+_DOTDOT = re.compile(r"\.\.")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -55,9 +53,11 @@ class Masks:
 
     def __init__(self, doc: str, start: int) -> None:
         self.spans: list[tuple[int, int]] = []
-        if doc.find("%%", start) < 0 and doc.find("```", start) < 0 and doc.find("~~~", start) < 0:
+        # The common case, nothing hidden. Single-character tests: CPython finds one character with
+        # memchr, but scans for short multi-character needles ("%%") a character at a time.
+        if "%" not in doc and "`" not in doc and "~" not in doc:
             self._starts: list[int] = []
-            return  # the common case: nothing hidden
+            return
         spans = self.spans
         state: tuple | None = None  # ("fence", char, length, start) | ("comment", start)
         skip_until = -1
@@ -125,14 +125,6 @@ def find_headings(doc: str, start: int, masks: Masks, line0: int = 0) -> list[He
     return headings
 
 
-def _frozen(cls, _new=object.__new__, **values):  # noqa: ANN001, ANN202
-    # The model's frozen dataclasses set each field through object.__setattr__ in __init__, which
-    # costs more than the rest of parsing a heading or task line; fill the instance dict directly.
-    instance = _new(cls)
-    instance.__dict__.update(values)
-    return instance
-
-
 def sections_from(headings: list[Heading], last_line: int) -> list[Section]:
     """Each heading's range runs to the line before the next heading of the same or higher level."""
     ends = [last_line] * len(headings)
@@ -141,7 +133,7 @@ def sections_from(headings: list[Heading], last_line: int) -> list[Section]:
         while open_stack and headings[open_stack[-1]].level >= heading.level:
             ends[open_stack.pop()] = heading.line - 1
         open_stack.append(i)
-    return [_frozen(Section, title=h.title, level=h.level, start=h.line, end=end) for h, end in zip(headings, ends)]
+    return [_record(Section, (h.title, h.level, h.line, end)) for h, end in zip(headings, ends)]
 
 
 def sections_of(text: str, body_offset: int, line0: int) -> list[Section]:
@@ -216,78 +208,73 @@ def _eol(doc: str, pos: int) -> int:
     return len(doc) if eol < 0 else eol
 
 
-def _lines(doc: str, newline_pos: int, end: int, line: int):
-    """(line number, doc offset, content without line ending) for each line after ``newline_pos``."""
-    pos = newline_pos + 1
-    while pos <= end and pos <= len(doc):
-        eol = doc.find("\n", pos, end)
-        stop = end if eol < 0 else eol
-        yield line, pos, doc[pos:stop].rstrip("\r")
-        if eol < 0:
-            break
-        pos, line = eol + 1, line + 1
+_LABEL_LINE = re.compile(r"\n[ \t]*(?:[-*+][ \t]+)?\*\*([^*\r\n]+?)(?::\*\*|\*\*[ \t]*:)([^\r\n]*)")
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?(?=\n|\Z)")
+_TASK_LINE = re.compile(r"\n\s*(?:[-*+]|\d+[.)])[ \t]+\[([^\r\n])\][ \t]?([^\r\n]*)")
+# A line that ends a list: not indented, not a list item, not blank.
+_LIST_END = re.compile(r"\n(?![ \t]|[-*+](?:[ \t]|\r?\n|\r?\Z)|\d+[.)](?:[ \t]|\r?\n|\r?\Z)|\r?\n|\r?\Z)")
 
 
-def quick_summary(doc: str, lowered: str, start: int, masks: Masks, line0: int = 0) -> tuple[bool, list[SummaryField]]:
-    """(has a Quick Summary heading, its ``**Label:** value`` fields); ``lowered`` is ``doc.lower()``."""
+def quick_summary(doc: str, lowered: str, start: int, masks: Masks, line0: int = 0) -> tuple[bool, Rows]:
+    """(has a Quick Summary heading, its ``**Label:** value`` fields as SummaryField rows)."""
     heading = _first_line_with(doc, lowered, "summary", _QUICK_SUMMARY, start, masks)
     if heading is None:
-        return False, []
-    first_line = line0 + doc.count("\n", 0, heading.start() + 1) + 1
+        return False, Rows()
     head_end = _eol(doc, heading.start() + 1)
-    fields: list[SummaryField] = []
-    for line, pos, content in _lines(doc, head_end, _section_end(doc, head_end, masks), first_line):
-        if not content.strip():
-            if fields:
-                break  # the summary is one block; a blank line after it ends it
+    end = _section_end(doc, head_end, masks)
+    rows = []
+    stop = end
+    line, counted = line0 + doc.count("\n", 0, head_end), head_end
+    for match in _LABEL_LINE.finditer(doc, head_end, end):
+        pos = match.start()
+        if pos >= stop:
+            break
+        if masks.hidden(pos + 1):
             continue
-        if masks.hidden(pos):
-            continue
-        match = _LABEL.match(content)
-        if match:
-            label = match.group(1).strip()
-            if normalise_label(label) == "reading_progress":
-                break  # a Reading Progress block right under the summary is not part of it
-            fields.append(_frozen(SummaryField, label=label, key=normalise_label(label), value=match.group(2).strip(), line=line))
-    return True, fields
+        label = match.group(1).strip()
+        key = normalise_label(label)
+        if key == "reading_progress":
+            break  # a Reading Progress block right under the summary is not part of it
+        if not rows:  # the summary is one block: the first blank line after it ends it
+            blank = _BLANK_LINE.search(doc, match.end(), end)
+            stop = blank.start() if blank else end
+        line, counted = line + doc.count("\n", counted, pos + 1), pos + 1
+        rows.append((label, key, match.group(2).strip(), line))
+    return True, Rows(rows)
 
 
-def reading_progress(doc: str, lowered: str, start: int, masks: Masks, line0: int = 0) -> tuple[int, list[Task]]:
-    """(line of the Reading Progress label or heading, or 0; the tasks of its list)."""
+def reading_progress(doc: str, lowered: str, start: int, masks: Masks, line0: int = 0) -> tuple[int, Rows]:
+    """(line of the Reading Progress label or heading, or 0; the tasks of its list as Task rows)."""
     found = _first_line_with(doc, lowered, "progress", _READING_PROGRESS, start, masks)
     if found is None:
-        return 0, []
+        return 0, Rows()
     anchor_pos = found.start() + 1
+    anchor = line0 + doc.count("\n", 0, anchor_pos)
     head_end = _eol(doc, anchor_pos)
     level = len(found.group(1)) if found.group(1) else 6  # a label's list runs to any heading
     end = _section_end(doc, head_end, masks, level=level)
-    anchor = line0 + doc.count("\n", 0, anchor_pos)
-    region = (head_end, end, anchor + 1)
-    tasks: list[Task] = []
-    seen_item = False
-    for line, pos, content in _lines(doc, *region):
-        if not content.strip() or masks.hidden(pos):
+    first = next((m for m in _TASK_LINE.finditer(doc, head_end, end) if not masks.hidden(m.start() + 1)), None)
+    if first is None:
+        return anchor, Rows()
+    label = _LABEL_LINE.search(doc, head_end, first.start())
+    if label is not None and not masks.hidden(label.start() + 1):
+        return anchor, Rows()  # the tasks belong to the next labelled block
+    list_end = next((m.start() for m in _LIST_END.finditer(doc, first.end(), end) if not masks.hidden(m.start() + 1)), end)
+    rows = []
+    line, counted = anchor, anchor_pos
+    for match in _TASK_LINE.finditer(doc, first.start(), list_end):
+        if masks.spans and masks.hidden(match.start() + 1):
             continue
-        match = _TASK.match(content)
-        if match:
-            seen_item = True
-            text = match.group(2).strip()
-            if text:  # template placeholders such as "- [ ] " are not tasks
-                tasks.append(_frozen(Task, line=line, mark=match.group(1), text=text))
-            continue
-        if _LIST_ITEM.match(content):
-            seen_item = True
-            continue
-        if content[:1] in " \t":
-            continue  # continuation of a list item
-        if seen_item or _LABEL.match(content):
-            break  # the list ended, or the next labelled block began
-    return anchor, tasks
+        text = match.group(2).strip()
+        if text:  # template placeholders such as "- [ ] " are not tasks
+            line, counted = line + doc.count("\n", counted, match.start() + 1), match.start() + 1
+            rows.append((line, match.group(1), text))
+    return anchor, Rows(rows)
 
 
 def links_leaving_vault(doc: str, start: int, relpath: str, masks: Masks, line0: int = 0) -> list[tuple[int, str]]:
     """(line, target) for wikilinks and Markdown links whose target resolves outside the vault."""
-    if doc.find("..", start) < 0:
+    if _DOTDOT.search(doc, start) is None:  # faster than `".." in doc` (see Masks)
         return []
     folder = posixpath.dirname(relpath)
     found = []

@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .model import Diagnostic, Note, Section, SummaryField, Task
+from .model import Diagnostic, Note, Rows, _record
 
-PARSER_VERSION = 5  # bump whenever parsing results change, so stale caches are ignored
+PARSER_VERSION = 7  # bump whenever parsing results change, so stale caches are ignored
 CACHE_RELPATH = ".vaultlab/cache/notes-v1.pickle"
 
 Entry = tuple[int, int, dict[str, Any]]  # (size, mtime_ns, note state without its path)
@@ -66,43 +66,32 @@ def save(root: Path, entries: dict[str, Entry]) -> None:
 
 
 def note_state(note: Note) -> dict[str, Any]:
-    """The note as plain data. Small records become tuples: pickling ~15 dataclass instances per
-    note cost more than parsing it, and tuples load several times faster."""
+    """The note as plain data: records become tuples (several times faster to pickle and load)."""
     state = dict(note.__dict__)
     del state["path"]  # rebuilt from the vault root, which may have moved
-    state["summary"] = [(f.label, f.key, f.value, f.line) for f in note.summary]
-    state["progress_tasks"] = [(t.line, t.mark, t.text) for t in note.progress_tasks]
-    state["diagnostics"] = [(d.path, d.line, d.severity, d.message, d.hint) for d in note.diagnostics]
-    sections = state.get("_sections")
-    if sections is not None:
-        state["_sections"] = [(s.title, s.level, s.start, s.end) for s in sections]
+    for key in ("_summary", "_progress_tasks", "_sections", "diagnostics"):
+        records = state.get(key)
+        if type(records) is Rows:
+            state[key] = list(records)  # a plain list: the cache must hold no classes of ours
+        elif records is not None:
+            state[key] = [_fields_of(r) for r in records]
     return state
 
 
+def _fields_of(record: Any) -> tuple:
+    # Every constructor of these records (dataclass __init__, model._record) fills the instance
+    # dict in field order, so its values are the row.
+    return tuple(record.__dict__.values())
+
+
 def note_from_state(state: dict[str, Any], path: Path) -> Note:
-    note = _new(Note)
+    """A Note from ``note_state``; its summary, tasks and sections are built only when read."""
     values = dict(state)
     values["path"] = path
-    values["summary"] = [_record(SummaryField, {"label": a, "key": b, "value": c, "line": d})
-                         for a, b, c, d in state["summary"]]
-    values["progress_tasks"] = [_record(Task, {"line": a, "mark": b, "text": c}) for a, b, c in state["progress_tasks"]]
-    values["diagnostics"] = [_record(Diagnostic, {"path": a, "line": b, "severity": c, "message": d, "hint": e})
-                             for a, b, c, d, e in state["diagnostics"]]
-    if state.get("_sections") is not None:
-        values["_sections"] = [_record(Section, {"title": a, "level": b, "start": c, "end": d})
-                               for a, b, c, d in state["_sections"]]
-    _set_dict(note, values)
+    for key in ("_summary", "_progress_tasks", "_sections"):
+        if values.get(key) is not None:
+            values[key] = Rows(values[key])
+    values["diagnostics"] = [_record(Diagnostic, row) for row in values["diagnostics"]]
+    note = object.__new__(Note)
+    object.__setattr__(note, "__dict__", values)
     return note
-
-
-def _record(cls: type, fields: dict[str, Any]) -> Any:
-    # Frozen dataclasses: install the field dict directly (what unpickling does), skipping the
-    # per-field object.__setattr__ of the generated __init__.
-    instance = _new(cls)
-    _set_dict(instance, fields)
-    return instance
-
-
-_new = object.__new__
-def _set_dict(obj: Any, values: dict[str, Any]) -> None:
-    object.__setattr__(obj, "__dict__", values)

@@ -89,8 +89,12 @@ def set_properties(
         added = "".join(line for k, v in pending.items() for line in _render(k + ":", v, types.get(k), "", "", newline))
         return text[: span.close_start] + added + text[span.close_start :]
     block = split_lines(yaml_text)
-    keys = _locate_keys(block)
-    list_style = _list_style(block, keys)
+    if any(fmt.is_list_value(v, types.get(k)) for k, v in pending.items()):
+        keys = _locate_keys(block)
+        list_style = _list_style(block, keys)
+    else:  # scalars only: find just the keys being replaced
+        keys = {k: found for k in pending if (found := _locate_key(block, k)) is not None}
+        list_style = "  - "
     appended: list[str] = []
     for name, value in pending.items():
         type_name = types.get(name)
@@ -129,6 +133,30 @@ def _locate_keys(block: list[str]) -> dict[str, _Key]:
         current = _Key(name, index, index, body[: match.end()], body[match.end() :].strip())
         keys.setdefault(name, current)
     return keys
+
+
+def _locate_key(block: list[str], name: str) -> _Key | None:
+    """The span of one top-level key (cheaper than mapping every key)."""
+    for index, line in enumerate(block):
+        if not (line.startswith(name) or line[:1] in ("'", '"')):
+            continue
+        body = content(line)
+        match = _KEY_LINE.match(body)
+        if match is None:
+            continue
+        raw_key = match.group(1)
+        if (raw_key[1:-1] if raw_key[:1] in "'\"" and len(raw_key) > 1 else raw_key) != name:
+            continue
+        last = index
+        for later in range(index + 1, len(block)):
+            following = content(block[later])
+            if following[:1] in (" ", "\t") or following[:2] == "- " or following == "-":
+                if following.strip():
+                    last = later
+            elif following.strip() and not following.startswith("#") or following.startswith("#"):
+                break
+        return _Key(name, index, last, body[: match.end()], body[match.end() :].strip())
+    return None
 
 
 def _own_list_style(block: list[str], key: _Key) -> str | None:

@@ -21,7 +21,8 @@ _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?$")
 # read as text, or that look like dates/times; quoting them costs nothing.
 _AMBIGUOUS = re.compile(r"(?i:y|n|yes|no|on|off)$|[-+]?[0-9][0-9_:.,-]*$|\d{4}-\d\d-\d\d")
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
-_FLOW_UNSAFE = frozenset(",[]{}")
+_FLOW_UNSAFE = re.compile(r"[,\[\]{}]")
+_CONTROL = re.compile("[\x00-\x1f\x7f\u2028\u2029\ufeff]")
 
 
 class PropertyTypeError(TypeError):
@@ -33,9 +34,7 @@ def needs_quotes(text: str, in_flow: bool = False) -> bool:
         return True
     if ": " in text or " #" in text or text.endswith(":") or "\t" in text:
         return True
-    if any(ord(c) < 32 or c in "\x7f\u2028\u2029\ufeff" for c in text):
-        return True
-    if in_flow and any(c in _FLOW_UNSAFE for c in text):
+    if _CONTROL.search(text) or (in_flow and _FLOW_UNSAFE.search(text)):
         return True
     return not resolves_to_string(text) or bool(_AMBIGUOUS.match(text))
 
@@ -58,7 +57,7 @@ def double_quoted(text: str) -> str:
 
 def quote_text(text: str, quote: str = "", in_flow: bool = False) -> str:
     """``text`` as a YAML scalar; ``quote`` ('"', "'" or '') is the style to keep when possible."""
-    if quote == "'" and not any(ord(c) < 32 or c in "\x7f\u2028\u2029\ufeff" for c in text):
+    if quote == "'" and not _CONTROL.search(text):
         return "'" + text.replace("'", "''") + "'"
     if quote == '"' or needs_quotes(text, in_flow):
         return double_quoted(text)

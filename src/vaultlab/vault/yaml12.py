@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -132,12 +132,9 @@ def _construct(node: yaml.Node, memo: dict[int, Any]) -> Any:
     raise _Refused(f"tag {node.tag!r} is not allowed in properties", node)
 
 
-class KeyLines(NamedTuple):
-    """0-based YAML lines of one top-level property: its key, its value, and each list item."""
-
-    key: int
-    value: int
-    items: tuple[int, ...] = ()
+# 0-based YAML lines of one top-level property: (key line, value line, (list item lines...)).
+# A plain tuple, not a NamedTuple: thousands are made per sync and namedtuple construction is slow.
+KeyLines = tuple[int, int, tuple[int, ...]]
 
 
 def load_mapping(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]]:
@@ -179,7 +176,7 @@ def load_mapping(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]]:
     for key_node, value_node in node.value:
         if type(key_node) is ScalarNode:
             items = tuple(n.start_mark.line for n in value_node.value) if type(value_node) is SequenceNode else ()
-            lines[key_node.value] = KeyLines(key_node.start_mark.line, value_node.start_mark.line, items)
+            lines[key_node.value] = (key_node.start_mark.line, value_node.start_mark.line, items)
     return data, lines
 
 
@@ -223,7 +220,15 @@ def _fast_scalar(raw: str, in_flow: bool) -> tuple[bool, Any]:
         return False, None
 
 
+_WORD_LIST = re.compile(r"\[ *([A-Za-z_][\w./-]*(?: [\w./-]+)*(?: *, *[A-Za-z_][\w./-]*(?: [\w./-]+)*)*) *\]")
+
+
 def _fast_flow_list(raw: str) -> tuple[bool, Any]:
+    words = _WORD_LIST.fullmatch(raw)
+    if words is not None:  # the usual `tags: [paper, pad]`: plain words only
+        items = [item.strip() for item in words.group(1).split(",")]
+        if all(item[0] not in _TYPED_FIRST_CHARS or core_tag(item) == STR for item in items):
+            return True, items
     inner = raw[1:-1].strip()
     if not inner:
         return True, []
@@ -282,7 +287,7 @@ def fast_load(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]] | None:
                 if not ok:
                     return None
             data[key] = value
-            lines[key] = KeyLines(number, number)
+            lines[key] = (number, number, ())
             current, items = (key if value is None else None), []
         elif indent or item or _is_dash_line(text, number):
             if current is None:
@@ -298,7 +303,7 @@ def fast_load(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]] | None:
                 data[current] = []
             data[current].append(value)
             items.append(number)
-            lines[current] = KeyLines(lines[current].key, items[0], tuple(items))
+            lines[current] = (lines[current][0], items[0], tuple(items))
     return data, lines
 
 

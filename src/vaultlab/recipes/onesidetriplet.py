@@ -80,7 +80,7 @@ class DomainEpisodes:
             yield {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def task_losses(model: DepthNetMultiTask, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], mask: torch.Tensor,
+def task_losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], mask: torch.Tensor,
                 spoof_parsing: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Depth MSE and parsing CE of the rows in ``mask`` (their targets made explicit for attacks)."""
     live = batch["label"][mask].float()
@@ -148,7 +148,7 @@ class OneSideTriplet(Recipe):
             for d in train_domains:
                 mask = domain == d
                 cls = cls_loss(theta, mask)
-                dep, par = task_losses(model, out, batch, mask, spoof_parsing)
+                dep, par = task_losses(out, batch, mask, spoof_parsing)
                 meta_train = meta_train + cls + w_depth * dep + w_parse * par
                 adapted.append(inner_step(theta, cls, alpha, create_graph=second_order))
             trip_train = one_side_triplet_loss(features[~test_mask].float(), label[~test_mask], domain[~test_mask], margin=margin, mining=mining)
@@ -156,7 +156,7 @@ class OneSideTriplet(Recipe):
 
             # meta-test: the held-out domain(s) through every adapted classifier θ'_i
             cls_test = sum(cls_loss(theta_i, test_mask) for theta_i in adapted)
-            dep_test, par_test = task_losses(model, out, batch, test_mask, spoof_parsing)
+            dep_test, par_test = task_losses(out, batch, test_mask, spoof_parsing)
             trip_all = one_side_triplet_loss(features.float(), label, domain, margin=margin, mining=mining)
             meta_test = cls_test + w_depth * dep_test + w_parse * par_test + w_trip * trip_all
 

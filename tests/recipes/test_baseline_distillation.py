@@ -8,7 +8,7 @@ from vaultlab.data.protocols import make_splits
 from vaultlab.metrics import ScoreTable, evaluate
 from vaultlab.runner import RunPlan, execute
 
-DISTILL_HP = {"teacher_epochs": 2, "teacher_lr": 1e-3, "backbone_head": "slim", "backbone_fc_dim": 32, "student_epochs": 2,
+DISTILL_HP = {"teacher_epochs": 2, "teacher_lr": 1e-3, "backbone_head": "slim", "backbone_width": 0.25, "backbone_fc_dim": 32, "student_epochs": 2,
               "student_steps_per_epoch": 5, "student_lr": 1e-3, "student_init": "teacher", "mmd_bandwidths": [0.5, 1.0, 2.0],
               "batch_size": 8, "k": 4, "input_size": 64}
 
@@ -49,8 +49,8 @@ def test_distillation_runs_three_arms_and_scores_recompute(toy_vault):
 
 
 def test_same_seed_gives_identical_metrics_and_done_runs_are_reused(toy_vault):
-    hp = {"epochs": 2, "lr": 1e-3, "batch_size": 16}
-    plan = _plan("baseline", "intra", hp, {"backbone": "resnet18"})
+    hp = {"epochs": 2, "lr": 1e-3, "batch_size": 16, "input_size": 64, "backbone_head": "slim", "backbone_width": 0.25, "backbone_fc_dim": 32}
+    plan = _plan("baseline", "intra", hp, {"backbone": "alexnet"})
     [first] = execute(plan, toy_vault, quiet=True)
     [reused] = execute(plan, toy_vault, quiet=True)
     assert reused.reused and reused.metrics == first.metrics

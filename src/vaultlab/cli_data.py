@@ -135,10 +135,19 @@ def list_datasets(vault: VaultOption = None) -> None:
 @data_app.command(help="A contact sheet PNG of a dataset: 'synthfas' (generated) or a prepared real dataset.")
 def preview(
     dataset: Annotated[str, typer.Argument(help="synthfas, or a prepared dataset name.")] = "synthfas",
-    out_png: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("preview.png"),
+    out_png: Annotated[Optional[Path], typer.Option("--out", help="PNG to write (default: <dataset>-preview.png in the vault's attachment folder).")] = None,
     vault: VaultOption = None,
 ) -> None:
+    """A contact sheet: rows bona fide / print / replay, columns the capture domains."""
     from vaultlab.data.preview import write_contact_sheet
+    from vaultlab.vault.config import VaultConfig
+    from vaultlab.vault.write import safe_path
+
+    if out_png is None:
+        root = _vault(vault)
+        folder = VaultConfig.load(root).attachment_folder(f"{dataset}-preview.md")
+        out_png = safe_path(root, f"{folder.strip('/')}/{dataset.lower()}-preview.png" if folder.strip("/") else f"{dataset.lower()}-preview.png")
+        out_png.parent.mkdir(parents=True, exist_ok=True)
 
     if dataset.lower() == "synthfas":
         from vaultlab.data.synthfas import SynthFASConfig

@@ -16,8 +16,11 @@ TYPES = {"progress": "number", "experiment": "text", "last_run": "datetime", "da
 def test_replace_in_place_keeps_every_other_byte() -> None:
     text = "---\ntitle: 'x'   \n# comment\nstatus: 'To Read'  # mine\ndateread: \ntags:\n  - a\nz: 1\n---\nbody\n"
     new = set_properties(text, {"status": "Reading", "dateread": "2025-01-02"}, TYPES)
-    assert new == ("---\ntitle: 'x'   \n# comment\nstatus: 'Reading'\ndateread: 2025-01-02\ntags:\n  - a\nz: 1\n"
+    assert new == ("---\ntitle: 'x'   \n# comment\nstatus: 'Reading' # mine\ndateread: 2025-01-02\ntags:\n  - a\nz: 1\n"
                    "---\nbody\n")
+    assert set_properties(new, {"status": "Reading", "dateread": "2025-01-02"}, TYPES) == new
+    with pytest.raises(ValueError, match="cannot find"):
+        set_properties('---\n{"progress": 1}\n---\n', {"progress": 2}, TYPES)
 
 
 def test_append_before_closing_fence_and_idempotent() -> None:

@@ -100,16 +100,44 @@ def set_properties(
         type_name = types.get(name)
         found = keys.get(name)
         if found is None:
+            if name in current:  # e.g. a JSON or flow-style block: appending would duplicate the key
+                raise ValueError(f"cannot find the line of property {name!r} to edit it in place")
             appended.extend(_render(name + ":", value, type_name, "", list_style, newline))
             continue
         quote = found.value_text[:1] if found.value_text[:1] in ("'", '"') else ""
         style = _own_list_style(block, found) or list_style
         ending = block[found.last][len(content(block[found.last])) :] or newline
         new_lines = _render(found.key_text, value, type_name, quote, style, ending)
+        comment = _trailing_comment(found.value_text)
+        if comment and len(new_lines) == 1:  # keep the user's `# note` on the line we rewrite
+            new_lines = [new_lines[0][: -len(ending)] + " " + comment + ending]
         block[found.first : found.last + 1] = [None] * (found.last - found.first + 1)  # type: ignore[list-item]
         block[found.first] = "".join(new_lines)  # one slot keeps later keys' indexes valid
     new_yaml = "".join(line for line in block if line is not None) + "".join(appended)
     return text[: span.yaml_start] + new_yaml + text[span.close_start :]
+
+
+def _trailing_comment(value_text: str) -> str:
+    """The ``# comment`` after a scalar value on its key line, or ""."""
+    if value_text[:1] in ("'", '"'):
+        quote, index = value_text[0], 1
+        while index < len(value_text):
+            char = value_text[index]
+            if quote == '"' and char == "\\":
+                index += 2
+                continue
+            if char == quote:
+                if quote == "'" and value_text[index + 1 : index + 2] == "'":
+                    index += 2
+                    continue
+                rest = value_text[index + 1 :].strip()
+                return rest if rest.startswith("#") else ""
+            index += 1
+        return ""
+    if value_text.startswith("#"):
+        return value_text
+    at = value_text.find(" #")
+    return value_text[at + 1 :].strip() if at >= 0 else ""
 
 
 def _locate_keys(block: list[str]) -> dict[str, _Key]:

@@ -27,7 +27,6 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 _CORE = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL, SEQ, MAP = (_CORE + t for t in ("str", "int", "float", "bool", "null", "seq", "map"))
-ALLOWED_TAGS = frozenset((STR, INT, FLOAT, BOOL, NULL, SEQ, MAP))
 
 # YAML 1.2.2 §10.3.2, the core schema's tag resolution table, as one pattern: group 1 null,
 # 2 bool, 3 int, 4 float.
@@ -181,9 +180,6 @@ def load_mapping(text: str) -> tuple[dict[str, Any], dict[str, KeyLines]]:
 
 
 # --- fast path ------------------------------------------------------------------------------------
-# A line of the simple shapes; group 1 key, 2 value text. Keys: plain, no indicators.
-_FAST_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_ ./-]*?):(?:[ ]+(.*?))?[ ]*$")
-_FAST_ITEM_LINE = re.compile(r"( *)- +(.*?)[ ]*$|( *)-[ ]*$")
 # A plain scalar that is unambiguous in block context: no leading indicator, no ": ", " #", tab.
 _PLAIN_UNSAFE_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FLOW_UNSAFE = re.compile(r"[,\[\]{}]")

@@ -211,7 +211,8 @@ class Engine:
             scheduler.load_state_dict(state["scheduler"])
         record.history = list(state["history"])
         record.resumed_from_epoch = int(state["epochs_done"])
-        self._say(f"[cyan]{stage}: resumed after epoch {record.resumed_from_epoch}[/cyan]")
+        # said even with --quiet: a resumed run must never pass for a fresh one
+        self.console.print(f"[cyan]{stage}: resumed after epoch {record.resumed_from_epoch} from {path.name}[/cyan]")
         return record.resumed_from_epoch
 
     def _progress(self) -> Progress:

@@ -93,3 +93,9 @@ def test_reading_state_vocabulary() -> None:
     assert reading_state("Abandoned") is None
     assert reading_state("Gelesen", {"read": "Gelesen"}) == "read"
     assert reading_state(3) is None
+
+
+def test_task_lines_are_exact_across_blank_lines() -> None:
+    note = parse("**Reading Progress:**\n\n- [x] A\n\n\n- [ ] B\n\t- [x] C\n")
+    assert [(t.line, t.text) for t in note.progress_tasks] == [(3, "A"), (6, "B"), (7, "C")]
+    assert note.progress_line == 1

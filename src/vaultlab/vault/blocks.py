@@ -210,7 +210,7 @@ def _eol(doc: str, pos: int) -> int:
 
 _LABEL_LINE = re.compile(r"\n[ \t]*(?:[-*+][ \t]+)?\*\*([^*\r\n]+?)(?::\*\*|\*\*[ \t]*:)([^\r\n]*)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?(?=\n|\Z)")
-_TASK_LINE = re.compile(r"\n\s*(?:[-*+]|\d+[.)])[ \t]+\[([^\r\n])\][ \t]?([^\r\n]*)")
+_TASK_LINE = re.compile(r"\n[ \t]*(?:[-*+]|\d+[.)])[ \t]+\[([^\r\n])\][ \t]?([^\r\n]*)")
 # A line that ends a list: not indented, not a list item, not blank.
 _LIST_END = re.compile(r"\n(?![ \t]|[-*+](?:[ \t]|\r?\n|\r?\Z)|\d+[.)](?:[ \t]|\r?\n|\r?\Z)|\r?\n|\r?\Z)")
 

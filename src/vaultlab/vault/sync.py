@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def _load_notes(root: Path, config: VaultConfig, cache: bool) -> tuple[list[Note
         if entry is not None and entry[0] == info.st_size and entry[1] == info.st_mtime_ns:
             note = note_cache.note_from_state(entry[2], path)
         else:
-            raw = _read(path, relpath, diagnostics)
+            raw = _read(path, relpath, diagnostics, info.st_size)
             if raw is None:
                 continue
             if entry is not None and entry[0] == len(raw) and hashlib.sha256(raw).hexdigest() == entry[2]["digest"]:
@@ -86,9 +87,18 @@ class _PathMaker:
         return self.child(parent, name) if self.child is not None else parent / name
 
 
-def _read(path: Path, relpath: str, diagnostics: list[Diagnostic]) -> bytes | None:
+def _read(path: Path, relpath: str, diagnostics: list[Diagnostic], size_hint: int = -1) -> bytes | None:
     try:
-        return path.read_bytes()
+        # os.open/os.read: Path.read_bytes' buffered file object costs a few extra system calls
+        # (fstat, ioctl, lseek) per note, a visible share of a cold sync.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            chunks = [os.read(fd, size_hint + 1 if size_hint >= 0 else 1 << 16)]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 16))
+        finally:
+            os.close(fd)
+        return b"".join(chunks)
     except OSError as exc:
         diagnostics.append(Diagnostic(relpath, 0, "error", f"cannot read: {exc.strerror}"))
         return None

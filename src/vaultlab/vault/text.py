@@ -52,11 +52,17 @@ def reading_state(status_value: object, status_values: Mapping[str, str] | None 
     """'to_read' | 'reading' | 'read' for a ``status`` value, mojibake and emoji tolerated; else None."""
     if not isinstance(status_value, str):
         return None
+    return _reading_state(status_value, tuple(status_values.items()) if status_values else ())
+
+
+@lru_cache(maxsize=1024)
+def _reading_state(status_value: str, status_values: tuple[tuple[str, str], ...]) -> str | None:
+    # A vault uses a handful of status values thousands of times; compute each once.
     words = split_symbol_prefix(repair_text(status_value).strip())[1].strip().casefold()
     words = " ".join(words.split())
     if not words:
         return None
-    for state, label in (status_values or {}).items():
+    for state, label in status_values:
         if state in READING_STATES and split_symbol_prefix(label.strip())[1].strip().casefold() == words:
             return state
     for state in READING_STATES:

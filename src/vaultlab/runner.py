@@ -39,6 +39,7 @@ class RunPlan:
     device: str = "auto"
     pretrained: str | None = None
     data_options: dict[str, Any] = field(default_factory=dict)  # e.g. SynthFAS size/counts from the vault config
+    protocol_group: str = ""  # "oulu:P3" for its folds "oulu:P3-1"…: reported together as mean ± std
     assumptions: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # value → where it came from (note/card/config/cli)
 
@@ -159,6 +160,8 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
             raise
         seconds = time.perf_counter() - t0
         notes = list(result.notes)
+        if data.meta.get("depth_source"):
+            notes.append(f"Depth / parsing targets of {data.meta.get('name', plan.dataset)}: {data.meta['depth_source']}.")
         if not plan.pretrained:
             notes.append("All networks were trained from scratch (no pretrained weights were loaded).")
         run.write_scores(score_rows(splits, result.arms))

@@ -170,11 +170,17 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
         chosen = variants
     assumptions = [{"what": a.what, "choice": a.choice, "provenance": a.provenance} for a in exp.assumptions]
     note = ws.note(exp.note_relpath)
+    folds = [proto]
+    if dataset != "synthfas":
+        from vaultlab.data.protocols_real import protocol_folds
+
+        folds = protocol_folds(proto)
     plans = []
     for variant in chosen:
-        plans.append(RunPlan(experiment_id=exp.id, note_relpath=exp.note_relpath, paper_title=note.title, card_id=exp.card.id,
+        for fold in folds:
+            plans.append(RunPlan(experiment_id=exp.id, note_relpath=exp.note_relpath, paper_title=note.title, card_id=exp.card.id,
                              recipe=exp.recipe, variant=variant, components=exp.component_values(variant), hp=dict(hp),
-                             protocol=proto, profile=profile, seeds=seed_list, dataset=dataset, device=device,
+                             protocol=fold, protocol_group=proto, profile=profile, seeds=seed_list, dataset=dataset, device=device,
                              pretrained=pretrained or _configured_pretrained(ws, exp), assumptions=assumptions, sources=sources,
                              data_options=dict(ws.config.raw.get(dataset) or {}) if dataset == "synthfas" else {}))
     if dataset == "synthfas":
@@ -267,10 +273,9 @@ def write_back(ws: Workspace, all_outcomes, console: Console) -> list[str]:
     from vaultlab.report.result_note import dataset_label, render_result_body, result_note_relpath, result_properties, write_plots
 
     written: list[str] = []
-    rows_by_note: dict[str, list[dict[str, str]]] = {}
+    groups: dict[tuple[str, str, str], list] = {}  # (note, protocol group, variant) → outcomes of its folds × seeds
     for plan, outcomes in all_outcomes:
-        note_rel = plan.note_relpath
-        paper_link = _link(ws, note_rel, None, result_note_relpath(ws.output_folder, "x"))
+        paper_link = _link(ws, plan.note_relpath, None, result_note_relpath(ws.output_folder, "x"))
         for outcome in outcomes:
             rel = result_note_relpath(ws.output_folder, outcome.run.run_id)
             plots = write_plots(outcome, ws.root, ws.config.attachment_folder(rel))
@@ -278,7 +283,11 @@ def write_back(ws: Workspace, all_outcomes, console: Console) -> list[str]:
             props = result_properties(outcome, paper_link)
             if _write_generated_note(ws, rel, props, "result", body):
                 written.append(rel)
-        rows_by_note.setdefault(note_rel, []).extend(result_rows(ws, plan, outcomes, dataset_label(plan.dataset, plan.protocol, plan.variant)))
+        groups.setdefault((plan.note_relpath, plan.protocol_group or plan.protocol, plan.variant or ""), []).extend(outcomes)
+    rows_by_note: dict[str, list[dict[str, str]]] = {}
+    for (note_rel, protocol, variant), outcomes in groups.items():
+        plan = outcomes[0].plan
+        rows_by_note.setdefault(note_rel, []).extend(result_rows(ws, plan, outcomes, dataset_label(plan.dataset, protocol, variant or None)))
     for note_rel, rows in rows_by_note.items():
         if _write_paper_note(ws, note_rel, rows):
             written.append(note_rel)
@@ -286,7 +295,7 @@ def write_back(ws: Workspace, all_outcomes, console: Console) -> list[str]:
 
 
 def result_rows(ws: Workspace, plan, outcomes, dataset: str) -> list[dict[str, str]]:
-    """Results-table rows for one plan: HTER and AUC of the method over its seeds, beside the baseline."""
+    """Results-table rows for one protocol (all its folds and seeds): HTER and AUC of the method, beside the baseline."""
     from vaultlab.metrics import aggregate_seeds, format_mean_std
 
     rows = []

@@ -89,7 +89,18 @@ def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet
 
         config = synthfas_config(plan)
         console.print(f"SynthFAS: {config.subjects} subjects × {len(config.domains)} domains at {config.image_size} px (seed {config.seed}; cached after the first run)")
-        return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas")
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("[bold]SynthFAS"), BarColumn(), MofNCompleteColumn(), TextColumn("images"),
+                      TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("synthfas", total=None, rate="")
+            t0 = time.perf_counter()
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, rate=f"{done / max(time.perf_counter() - t0, 1e-9):,.0f} img/s")
+
+            return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas", progress=advance)
     from vaultlab.data.real import load_prepared
 
     return load_prepared(plan.dataset, vault_root)

@@ -257,15 +257,15 @@ def run_and_write_back(ws: Workspace, plans, *, resume: bool, force: bool, conso
 def print_summary(all_outcomes, console: Console) -> None:
     from vaultlab.metrics import aggregate_seeds, format_mean_std
 
-    table = Table(title="results (test split, dev-EER threshold, %)", title_justify="left")
-    for column in ("run", "arm", "HTER", "AUC", "ACER", "APCER", "BPCER"):
-        table.add_column(column)
+    table = Table(title="test split, dev-EER threshold, % (mean ± std over seeds)", title_justify="left")
+    for column in ("protocol", "arm", "HTER", "AUC", "ACER", "APCER", "BPCER"):
+        table.add_column(column, no_wrap=column in ("protocol", "arm"))
     for plan, outcomes in all_outcomes:
         arms = sorted(outcomes[0].metrics, key=lambda a: (a != "method", a != "baseline", a))
+        label = plan.protocol + (f" ({plan.variant})" if plan.variant else "")
         for arm in arms:
             agg = aggregate_seeds([o.metrics[arm]["dev-eer"] for o in outcomes])
-            label = f"{plan.protocol}" + (f" ({plan.variant})" if plan.variant else "") + f" · {len(outcomes)} seed(s)"
-            table.add_row(label, arm, *(format_mean_std(*agg[k]) for k in ("hter", "auc", "acer", "apcer", "bpcer")))
+            table.add_row(label, arm, *(_mean_std_text(agg[k], format_mean_std) for k in ("hter", "auc", "acer", "apcer", "bpcer")))
     console.print(table)
 
 

@@ -10,15 +10,6 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _few_threads():
-    try:
-        import torch
-    except ImportError:  # the vault tests never need torch
-        return
-    torch.set_num_threads(2)
-
-
 def make_sampleset(n_subjects: int = 20, size: int = 32, seed: int = 0, domains: int = 2):
     """A learnable toy set: bona fide images are brighter in red; attacks carry a stripe pattern."""
     from vaultlab.data.sampleset import SampleSet

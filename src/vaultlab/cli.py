@@ -7,42 +7,17 @@ Exit codes: 0 ok, 1 problems found (or ``--check`` would change files), 2 usage 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from vaultlab.cli_common import VaultOption, err, fail, find_vault, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Obsidian paper notes on face anti-spoofing → runnable experiments → results back in the vault.")
-out = Console()
-err = Console(stderr=True)
-
-VaultOption = Annotated[Optional[Path], typer.Option("--vault", help="Vault folder (default: $VAULTLAB_VAULT, else the nearest folder holding .obsidian/).")]
-
-
-def fail(message: str, code: int = 1) -> "typer.Exit":
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def find_vault(explicit: Path | None) -> Path:
-    if explicit is None and os.environ.get("VAULTLAB_VAULT"):
-        explicit = Path(os.environ["VAULTLAB_VAULT"])
-    if explicit is not None:
-        if not explicit.is_dir():
-            raise fail(f"{explicit}: no such vault folder", 2)
-        return explicit.resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".obsidian").is_dir():
-            return folder
-    raise fail("no vault given and no folder holding .obsidian/ above the current directory; pass --vault PATH or set VAULTLAB_VAULT", 2)
-
-
 def print_diagnostics(diagnostics, *, show_info: bool = False) -> int:
     """Print problems one line each; returns how many were errors or warnings."""
     shown = 0

@@ -6,19 +6,16 @@ happen inside the commands.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from vaultlab.cli_common import err, fail as _fail, find_vault, out
 
 data_app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                        help="Datasets: preview SynthFAS, prepare and list real datasets.")
-out = Console()
-err = Console(stderr=True)
-
 VaultOption = Annotated[Optional[Path], typer.Option("--vault", help="Vault folder (default: $VAULTLAB_VAULT, else the nearest folder holding .obsidian/, else the current folder).")]
 
 LAYOUT_HELP = """Layouts (fas-toolkits.md §1): oulu-npu (Train_files/ Dev_files/ Test_files/ Protocols/),
@@ -27,21 +24,8 @@ msu-mfsd (train_sub_list.txt, test_sub_list.txt, real/ and attack/ videos), cele
 generic (<split>/for_real.lst + for_attack.lst, or one CSV path,label,pai,subject,video[,split] with 1 = bona fide)."""
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _vault(explicit: Path | None) -> Path:
-    """--vault, $VAULTLAB_VAULT, the nearest folder holding .obsidian/, else the current folder."""
-    if explicit is None and os.environ.get("VAULTLAB_VAULT"):
-        explicit = Path(os.environ["VAULTLAB_VAULT"])
-    if explicit is not None:
-        if not explicit.is_dir():
-            raise _fail(f"{explicit}: no such vault folder", 2)
-        return explicit.resolve()
-    here = Path.cwd().resolve()
-    return next((folder for folder in (here, *here.parents) if (folder / ".obsidian").is_dir()), here)
+    return find_vault(explicit, cwd_fallback=True)
 
 
 @data_app.command(help=f"Decode, face-crop and cache a real dataset as uint8 crops + index (resumable).\n\n{LAYOUT_HELP}")

@@ -32,7 +32,7 @@ from vaultlab.data.synthfas.camera import NoiseBank, capture
 from vaultlab.data.synthfas.domains import DOMAINS, camera_for
 from vaultlab.data.synthfas.render import PARSING_CLASSES
 
-GENERATOR_VERSION = "synthfas-2"
+GENERATOR_VERSION = "synthfas-4"
 PAIS = ("print-lq", "print-hq", "replay-lq", "replay-hq")
 ATTACK_PARSING = (
     "face parsing of the displayed (printed/replayed) face, warped through the instrument's geometry; "
@@ -56,7 +56,7 @@ class SynthFASConfig:
     hq: float = 0.5  # high-quality strength = art * hq
     dom: float = 1.3  # how far each domain's camera departs from a neutral one
     spread: float = 1.8  # instrument spread across domains (halftone frequency, screen pitch)
-    emphasis: float = 1.6  # domain-specific artefact emphasis ("spec 1"); 1.0 = same mix everywhere
+    emphasis: float = 1.6  # domain-specific artefact emphasis ("spec 1"): own cue ×e, other cues ×1/e; 1.0 = same mix everywhere
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
 
     def __post_init__(self) -> None:
@@ -207,7 +207,8 @@ def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params
             rows.append((ATTACK, PAIS[av_pai[i]], s, f"{dname}-s{s:04d}-{PAIS[av_pai[i]]}-{av_idx[i]}"))
 
     # 3. the domain's camera on everything
-    images = capture(torch.cat(rgb_parts), camera_for(spec, config.dom, S), gen, noise)
+    cam = camera_for(spec, config.dom, S)
+    images = torch.cat([capture(part, cam, gen, noise) for part in rgb_parts])
     return {"images": images.numpy(), "depth": torch.cat(depth_parts).numpy(), "parsing": torch.cat(pars_parts).numpy(), "rows": rows}
 
 

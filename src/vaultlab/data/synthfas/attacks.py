@@ -117,8 +117,12 @@ def lowfreq(n: int, cells: int, size: int, gen: torch.Generator) -> Tensor:
 
 
 def _amount(strength: Tensor, cue: str, spec: DomainSpec, emphasis: float, kind: str) -> Tensor:
+    """Domain-specific artefact emphasis ("spec 1"): the domain's own cue ×emphasis, its other cues
+    ×1/emphasis; a domain without an own cue ("") keeps a balanced mix."""
     own = spec.print_cue if kind == "print" else spec.replay_cue
-    return strength * (emphasis if cue == own else 1.0)
+    if not own:
+        return strength
+    return strength * (emphasis if cue == own else 1.0 / emphasis)
 
 
 def print_attack(

@@ -1,7 +1,7 @@
 """The capture camera of a domain: linear scene radiance in, 8-bit sRGB out.
 
 Steps, all batched: white balance with exposure jitter → separable Gaussian optical blur → optional
-down-up resample (a low-resolution sensor) → shot + read noise → sRGB gamma → JPEG-like compression (YCbCr,
+down-up resample (a low-resolution sensor) → shot + read noise → gamma encoding (``encode_gamma``) → JPEG-like compression (YCbCr,
 8×8 block DCT, IJG quality-scaled luma/chroma tables, rounding) → 8-bit quantisation.
 """
 
@@ -123,6 +123,13 @@ class NoiseBank:
         return out
 
 
+def encode_gamma(x: Tensor) -> Tensor:
+    """Display gamma of about 1/2.2 as s·(1.13 − 0.13·s), s = √x: within 0.012 of x^(1/2.2) on [0, 1]
+    and 3× cheaper than ``pow`` (it is the camera's tone curve; it need not be exactly sRGB)."""
+    s = x.sqrt_()
+    return s.mul_(s.mul(-0.13).add_(1.13))
+
+
 def capture(rgb: Tensor, cam: Camera, gen: torch.Generator, noise: NoiseBank) -> Tensor:
     """Linear RGB [N,3,S,S] → uint8 [N,S,S,3] through the domain's camera."""
     n, _, S, _ = rgb.shape
@@ -135,7 +142,7 @@ def capture(rgb: Tensor, cam: Camera, gen: torch.Generator, noise: NoiseBank) ->
     x = x.clamp_(min=0.0)
     sigma = torch.sqrt(cam.noise**2 + (0.6 * cam.noise) ** 2 * x)  # read + shot noise
     x = x.addcmul_(sigma, noise.take(n, 3, gen))
-    x = x.clamp_(0.0, 1.0).pow_(1.0 / 2.2)
+    x = encode_gamma(x.clamp_(0.0, 1.0))
     pad = (-S) % 8
     if cam.jpeg_quality < 99.5:
         q = cam.jpeg_quality + 4.0 * torch.randn(n, generator=gen)

@@ -173,7 +173,9 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         notes = list(result.notes)
         if data.meta.get("depth_source"):
             notes.append(f"Depth / parsing targets of {data.meta.get('name', plan.dataset)}: {data.meta['depth_source']}.")
-        if not plan.pretrained:
+        if plan.pretrained:
+            notes.append(f"Backbone initialised from local weights {plan.pretrained} (tensors matched by name and shape).")
+        else:
             notes.append("All networks were trained from scratch (no pretrained weights were loaded).")
         run.write_scores(score_rows(splits, result.arms))
         metrics = metrics_from_rows(run.read_scores(), level=str(plan.hp.get("score_level", "video")))

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from vaultlab.catalog import Catalog, Experiment, find_experiment, load_catalog, parse_overrides, resolve_note, resolve_vault
 from vaultlab.catalog.overrides import OverrideError
-from vaultlab.report.dashboard import render_dashboard_region, render_runs_base
+from vaultlab.report.dashboard import render_dashboard, render_dashboard_region, render_runs_base
 from vaultlab.runs import RunStore
 from vaultlab.vault.config import VaultConfig
 from vaultlab.vault.edit import replace_region, set_properties, upsert_results_rows
@@ -25,7 +25,6 @@ from vaultlab.vault.model import Diagnostic, Note
 from vaultlab.vault.sync import load_notes, plan_sync
 from vaultlab.vault.write import ChangeSet, WriteConflict, digest, safe_path, write_atomic
 
-DASHBOARD_HEADER = "# vaultlab dashboard\n\nWhat vaultlab understood of your paper notes. Text you add outside the marked region stays.\n"
 
 
 class PlanError(ValueError):
@@ -101,6 +100,7 @@ def latest_results(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
         main = metrics["method"]["dev-eer"]
         entry = {"run_id": run.run_id, "protocol": spec["protocol"], "variant": spec.get("variant") or "", "seed": spec["seed"],
                  "hter": main["hter"], "auc": main["auc"], "acer": main["acer"], "ended": status.get("ended", ""),
+                 "date": str(status.get("ended", ""))[:19],
                  "note": f"{ws.output_folder}/results/{run.run_id}.md"}
         key = (spec["experiment"], spec["protocol"], entry["variant"])
         if key not in latest or entry["ended"] > latest[key]["ended"]:
@@ -114,11 +114,14 @@ def latest_results(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
 def _plan_generated(ws: Workspace, changes: ChangeSet) -> None:
     """Dashboard.md (a managed region, user text around it kept) and Runs.base (vaultlab's own file)."""
     dashboard_rel = f"{ws.output_folder}/Dashboard.md"
-    body = render_dashboard_region(ws.experiments, ws.notes, latest_results(ws), results_folder=f"{ws.output_folder}/results",
-                                   runs_base=f"{ws.output_folder}/Runs.base")
+    views = dict(results_folder=f"{ws.output_folder}/results", runs_base=f"{ws.output_folder}/Runs.base")
+    results = latest_results(ws)
     old = _read_if_exists(safe_path(ws.root, dashboard_rel))
-    text = old.decode("utf-8") if old is not None else DASHBOARD_HEADER
-    changes.add(dashboard_rel, replace_region(text, "dashboard", body).encode("utf-8"), old)
+    if old is None:
+        new = render_dashboard(ws.experiments, ws.notes, results, **views)
+    else:  # keep what the user wrote around vaultlab's region
+        new = replace_region(old.decode("utf-8"), "dashboard", render_dashboard_region(ws.experiments, ws.notes, results, **views))
+    changes.add(dashboard_rel, new.encode("utf-8"), old)
     base_rel = f"{ws.output_folder}/Runs.base"
     changes.add(base_rel, render_runs_base(f"{ws.output_folder}/results").encode("utf-8"), _read_if_exists(safe_path(ws.root, base_rel)))
 
@@ -275,7 +278,7 @@ def write_back(ws: Workspace, all_outcomes, console: Console) -> list[str]:
     written: list[str] = []
     groups: dict[tuple[str, str, str], list] = {}  # (note, protocol group, variant) → outcomes of its folds × seeds
     for plan, outcomes in all_outcomes:
-        paper_link = _link(ws, plan.note_relpath, None, result_note_relpath(ws.output_folder, "x"))
+        paper_link = _paper_link(plan.note_relpath)
         for outcome in outcomes:
             rel = result_note_relpath(ws.output_folder, outcome.run.run_id)
             plots = write_plots(outcome, ws.root, ws.config.attachment_folder(rel))
@@ -315,9 +318,9 @@ def _mean_std_text(agg, formatter) -> str:
     return f"{mean:.2f}" if n == 1 else formatter(mean, std, n)
 
 
-def _link(ws: Workspace, target_rel: str, alias: str | None, from_rel: str) -> str:
-    target = target_rel[:-3] if target_rel.endswith(".md") else target_rel
-    return f"[[{target}|{alias}]]" if alias else f"[[{target}]]"
+def _paper_link(note_relpath: str) -> str:
+    """A vault-absolute wikilink: valid whatever ``newLinkFormat`` the vault uses."""
+    return f"[[{note_relpath.removesuffix('.md')}]]"
 
 
 def _write_generated_note(ws: Workspace, rel: str, props: dict[str, Any], region: str, body: str) -> bool:

@@ -32,7 +32,7 @@ from vaultlab.data.synthfas.camera import NoiseBank, capture
 from vaultlab.data.synthfas.domains import DOMAINS, camera_for
 from vaultlab.data.synthfas.render import PARSING_CLASSES
 
-GENERATOR_VERSION = "synthfas-4"
+GENERATOR_VERSION = "synthfas-5"
 PAIS = ("print-lq", "print-hq", "replay-lq", "replay-hq")
 ATTACK_PARSING = (
     "face parsing of the displayed (printed/replayed) face, warped through the instrument's geometry; "
@@ -54,9 +54,9 @@ class SynthFASConfig:
     domains: tuple[str, ...] = ("D0", "D1", "D2", "D3")
     art: float = 2.0  # attack strength of the low-quality attacks
     hq: float = 0.5  # high-quality strength = art * hq
-    dom: float = 1.3  # how far each domain's camera departs from a neutral one
+    dom: float = 1.6  # how far each domain's camera departs from a neutral one (calibrated, see benchmarks/calibrate_synthfas.py)
     spread: float = 1.8  # instrument spread across domains (halftone frequency, screen pitch)
-    emphasis: float = 1.6  # domain-specific artefact emphasis ("spec 1"): own cue ×e, other cues ×1/e; 1.0 = same mix everywhere
+    emphasis: float = 1.8  # domain-specific artefact emphasis ("spec 1"): own cue ×e, other cues ×1/e; 1.0 = same mix everywhere
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
 
     def __post_init__(self) -> None:

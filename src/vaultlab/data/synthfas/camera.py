@@ -145,7 +145,7 @@ def capture(rgb: Tensor, cam: Camera, gen: torch.Generator, noise: NoiseBank) ->
     x = encode_gamma(x.clamp_(0.0, 1.0))
     pad = (-S) % 8
     if cam.jpeg_quality < 99.5:
-        q = cam.jpeg_quality + 4.0 * torch.randn(n, generator=gen)
+        q = (cam.jpeg_quality + 4.0 * torch.randn(n, generator=gen)).clamp(min=8.0)
         if pad:
             x = jpeg_like(F.pad(x, (0, pad, 0, pad), mode="replicate"), q)[..., :S, :S]
         else:

@@ -1,9 +1,11 @@
 """Capture domains of SynthFAS: light, background, camera and the domain's own printer and screen.
 
-Values are given at the reference resolution of 64 px and at ``dom = 1``; ``scaled`` applies the
-config's ``dom`` (how far each camera departs from a neutral one) and the image size (spatial sizes
-scale with it). The neutral camera is: no blur, no noise, JPEG quality 100, no resample, unit gains.
-The calibrated settings follow the measured prototype (reference/synthfas-prototype.md §3).
+Values are given at the reference resolution of 64 px and at ``dom = 1``; ``camera_for`` applies the
+config's ``dom`` (how far each camera departs from a neutral one: linearly for blur, noise, resample
+and white balance, geometrically for JPEG quality, q = 100·(q₁/100)^dom, so it never degenerates)
+and the image size (spatial sizes scale with it). The neutral camera is: no blur, no noise, JPEG quality 100, no resample, unit gains.
+The per-domain values follow the measured prototype (reference/synthfas-prototype.md §3); the
+default ``dom`` (1.6) was calibrated in benchmarks/calibrate_synthfas.py.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def camera_for(spec: DomainSpec, dom: float, image_size: int) -> Camera:
     return Camera(
         blur_sigma=dom * spec.blur_sigma * px,
         noise=dom * spec.noise,
-        jpeg_quality=max(5.0, 100.0 - dom * (100.0 - spec.jpeg_quality)),
+        jpeg_quality=max(10.0, 100.0 * (spec.jpeg_quality / 100.0) ** dom),  # geometric: never degenerate
         downup=1.0 + dom * (spec.downup - 1.0),
         wb=tuple(1.0 + dom * g for g in spec.wb),  # type: ignore[arg-type]
     )

@@ -38,9 +38,7 @@ def test_sigterm_marks_the_run_interrupted_and_resume_continues(tmp_path):
     assert status_file is not None, "the run never reached its first checkpoint"
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=120)
-    if proc.returncode == 0:  # finished before the signal landed: nothing to resume
-        return
-    assert proc.returncode == 130, output
+    assert proc.returncode == 130, output  # two teacher epochs and both students were still to come
     assert json.loads(status_file.read_text())["state"] == "interrupted"
 
     resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, env=env, timeout=600)

@@ -19,7 +19,6 @@ from vaultlab.data.protocols import make_splits
 from vaultlab.data.sampleset import SampleSet, Splits
 from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id
 
-POLICIES = ("dev-eer", "test-eer")
 
 
 @dataclass
@@ -152,7 +151,7 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         run.write_json("spec.json", plan.spec(seed) | {"run_id": run.run_id, "assumptions": plan.assumptions, "sources": plan.sources})
         engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,
                         resume=resume, console=console, heartbeat=run.beat, quiet=quiet)
-        run.write_json("environment.json", environment_info(str(engine.device)))
+        run.write_json("environment.json", environment_info(str(engine.device), vault_root))
         run.set_status("running", device=str(engine.device), profile=plan.profile, splits=splits.describe())
         console.print(f"[bold]{run.run_id}[/bold] · {plan.recipe} · {splits.protocol} · profile {plan.profile} · seed {seed} · {engine.device}")
         console.print(f"  {splits.describe()}")
@@ -209,7 +208,7 @@ def score_rows(splits: Splits, arms: dict) -> list[dict[str, Any]]:
 
 def metrics_from_rows(rows: list[dict[str, str]], level: str = "video") -> dict[str, dict[str, dict[str, Any]]]:
     """Metrics for every arm and both threshold policies, from ``scores.csv`` rows alone."""
-    from vaultlab.metrics import ScoreTable, evaluate
+    from vaultlab.metrics import POLICIES, ScoreTable, evaluate
 
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for arm in sorted({r["arm"] for r in rows}):

@@ -127,7 +127,7 @@ class RunStore:
         return [RunDir(p) for p in sorted(self.root.iterdir()) if (p / "spec.json").exists()]
 
 
-def environment_info(device: str) -> dict[str, Any]:
+def environment_info(device: str, vault_root: Path | None = None) -> dict[str, Any]:
     """Versions, device and git commits, for the run directory and the result note."""
     import numpy
     import torch
@@ -147,11 +147,9 @@ def environment_info(device: str) -> dict[str, Any]:
 
     info["vaultlab"] = __version__
     info["vaultlab_commit"] = _git_commit(Path(__file__).resolve().parent)
+    if vault_root is not None:
+        info["vault_commit"] = _git_commit(vault_root)  # when the vault itself is a git repository
     return info
-
-
-def git_commit_of(folder: Path) -> str | None:
-    return _git_commit(folder)
 
 
 def _git_commit(folder: Path) -> str | None:

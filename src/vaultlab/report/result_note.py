@@ -107,7 +107,7 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
                 for arm in sorted(outcome.metrics, key=lambda a: (a != "method", a))]
     result = outcome.run.read_json("result.json", {})
     environment = outcome.run.read_json("environment.json", {}) or {}
-    env_view = {k: environment[k] for k in ("device", "gpu", "torch", "python", "platform", "threads", "vaultlab", "vaultlab_commit") if k in environment}
+    env_view = {k: environment[k] for k in ("device", "gpu", "torch", "python", "platform", "threads", "vaultlab", "vaultlab_commit", "vault_commit") if environment.get(k) is not None}
     config = {"components": plan.components, "hyperparameters": plan.hp, "sources": plan.sources}
     env = Environment(loader=FileSystemLoader(str(templates_dir())), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=False, lstrip_blocks=False)

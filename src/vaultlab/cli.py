@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from vaultlab.cli_common import VaultOption, err, fail, find_vault, out
@@ -25,7 +26,7 @@ def print_diagnostics(diagnostics, *, show_info: bool = False) -> int:
         if d.severity == "info" and not show_info:
             continue
         colour = {"error": "red", "warning": "yellow"}.get(d.severity, "dim")
-        err.print(f"[{colour}]{d}[/{colour}]", highlight=False, soft_wrap=True)
+        err.print(f"[{colour}]{escape(str(d))}[/{colour}]", highlight=False, soft_wrap=True)
         shown += d.severity in ("error", "warning")
     return shown
 
@@ -77,8 +78,8 @@ def show_experiment_table(ws) -> None:
             extra.append("duplicate of " + ", ".join(exp.duplicates))
         if exp.variants:
             extra.append("variants: " + ", ".join(exp.variants))
-        table.add_row(exp.id, exp.note_relpath, f"{exp.method or '?'} → {exp.card.id if exp.card else '—'}",
-                      "[green]yes[/green]" if exp.runnable else f"[yellow]no[/yellow] {why}", "; ".join(extra))
+        table.add_row(escape(exp.id), escape(exp.note_relpath), escape(f"{exp.method or '?'} → {exp.card.id if exp.card else '—'}"),
+                      "[green]yes[/green]" if exp.runnable else f"[yellow]no[/yellow] {escape(why)}", escape("; ".join(extra)))
     out.print(table)
 
 

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # ":mask:" in a protocol name is text, not an emoji
+err = Console(stderr=True, emoji=False)
 
 VaultOption = Annotated[Optional[Path], typer.Option("--vault", help="Vault folder (default: $VAULTLAB_VAULT, else the nearest folder holding .obsidian/).")]
 

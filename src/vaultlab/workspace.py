@@ -190,10 +190,29 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
         from vaultlab.runner import synthfas_config
 
         try:
-            synthfas_config(plans[0])
+            config = synthfas_config(plans[0])
+            _check_protocol_fits(config, proto)
         except (TypeError, ValueError) as exc:
             raise PlanError(str(exc)) from None
     return plans
+
+
+def _check_protocol_fits(config, protocol: str) -> None:
+    """Try the protocol on a SynthFAS-shaped skeleton (one row per domain × split × class), so a bad
+    ``lodo:D9`` fails in the plan, not after the data is generated."""
+    import numpy as np
+
+    from vaultlab.data.protocols import make_splits
+    from vaultlab.data.sampleset import SampleSet
+    from vaultlab.data.synthfas import PAIS
+
+    rows = [(d, s, p) for d in config.domains for s in ("train", "dev", "test") for p in ("", *PAIS)]
+    n = len(rows)
+    skeleton = SampleSet(images=np.zeros((n, 1, 1, 3), np.uint8), label=np.array([int(p == "") for _, _, p in rows]),
+                         pai=np.array([p for _, _, p in rows]), domain=np.array([d for d, _, _ in rows]),
+                         subject=np.array([s for _, s, _ in rows]), video=np.array([str(i) for i in range(n)]),
+                         split=np.array([s for _, s, _ in rows]), meta={"name": "SynthFAS"})
+    make_splits(skeleton, protocol, {"k": 1})
 
 
 def _ensure_dataset_protocols(dataset: str) -> None:

@@ -122,6 +122,8 @@ def test_unknown_experiment_protocol_and_set_are_clear_usage_errors(vault):
     assert bad_exp.exit_code == 2 and "003_distillation" in bad_exp.output
     bad_protocol = invoke("run", "003_distillation", "--vault", str(vault), "--protocol", "lodoo:D1", "--dry-run")
     assert bad_protocol.exit_code == 2 and "lodo" in bad_protocol.output
+    bad_domain = invoke("run", "003_distillation", "--vault", str(vault), "--protocol", "lodo:D9", "--dry-run")
+    assert bad_domain.exit_code == 2 and "D0, D1, D2, D3" in bad_domain.output
     bad_set = invoke("run", "003_distillation", "--vault", str(vault), "--set", "teacher_epoks=3", "--dry-run")
     assert bad_set.exit_code == 2 and "teacher_epochs" in bad_set.output
     bad_syntax = invoke("run", "003_distillation", "--vault", str(vault), "--set", "teacher_epochs", "--dry-run")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vaultlab.catalog import Catalog, Experiment, find_experiment, load_catalog, parse_overrides, resolve_note, resolve_vault
@@ -99,11 +100,10 @@ def latest_results(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
             continue
         main = metrics["method"]["dev-eer"]
         entry = {"run_id": run.run_id, "protocol": spec["protocol"], "variant": spec.get("variant") or "", "seed": spec["seed"],
-                 "hter": main["hter"], "auc": main["auc"], "acer": main["acer"], "ended": status.get("ended", ""),
-                 "date": str(status.get("ended", ""))[:19],
+                 "hter": main["hter"], "auc": main["auc"], "acer": main["acer"], "date": str(status.get("ended", ""))[:19],
                  "note": f"{ws.output_folder}/results/{run.run_id}.md"}
         key = (spec["experiment"], spec["protocol"], entry["variant"])
-        if key not in latest or entry["ended"] > latest[key]["ended"]:
+        if key not in latest or entry["date"] > latest[key]["date"]:
             latest[key] = entry
     out: dict[str, list[dict[str, Any]]] = {}
     for (exp_id, _, _), entry in sorted(latest.items()):
@@ -241,14 +241,16 @@ def _parse_seeds(text: str) -> list[int]:
 
 def print_plan(plans, console: Console) -> None:
     first = plans[0]
-    table = Table(title=f"plan: {first.experiment_id} — {first.paper_title}", title_justify="left", show_header=False)
+    table = Table(title=escape(f"plan: {first.experiment_id} — {first.paper_title}"), title_justify="left", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("note", first.note_relpath)
     table.add_row("recipe", f"{first.recipe} (card {first.card_id})")
     table.add_row("components", ", ".join(f"{k}={v}" for k, v in first.components.items() if k != "variant"))
-    table.add_row("variants", ", ".join(p.variant for p in plans if p.variant) or "—")
-    table.add_row("dataset / protocol", f"{first.dataset} / {first.protocol}")
+    table.add_row("variants", ", ".join(dict.fromkeys(p.variant for p in plans if p.variant)) or "—")
+    folds = list(dict.fromkeys(p.protocol for p in plans))
+    table.add_row("dataset / protocol", f"{first.dataset} / {first.protocol_group or first.protocol}"
+                  + (f" ({len(folds)} folds: {', '.join(folds)})" if len(folds) > 1 else ""))
     table.add_row("profile", f"{first.profile}: " + ", ".join(f"{k}={v}" for k, v in sorted(first.hp.items())))
     table.add_row("seeds", ", ".join(map(str, first.seeds)))
     table.add_row("device", first.device)

@@ -39,16 +39,22 @@ def _u(n: int, lo: float, hi: float, gen: torch.Generator) -> Tensor:
     return lo + (hi - lo) * torch.rand(n, generator=gen)
 
 
+def _per_video_draw(n_videos: int, frames: int, gen: torch.Generator):
+    """``draw(lo, hi)``: one uniform value per video, repeated for each of its ``frames`` frames."""
+    def draw(lo: float, hi: float) -> Tensor:
+        return _u(n_videos, lo, hi, gen).repeat_interleave(frames)
+
+    return draw
+
+
 def _c(v: Tensor) -> Tensor:
     return v.view(-1, 1, 1)
 
 
 def sample_sheet_poses(n_videos: int, frames: int, size: int, gen: torch.Generator) -> dict[str, Tensor]:
     """Homographies camera→sheet per frame: a per-video hold plus a small per-frame hand jitter."""
-    nv, nf = n_videos, n_videos * frames
-
-    def per_video(lo: float, hi: float) -> Tensor:
-        return _u(nv, lo, hi, gen).repeat_interleave(frames)
+    nf = n_videos * frames
+    per_video = _per_video_draw(n_videos, frames, gen)
 
     s = per_video(0.9, 1.1) * (1.0 + 0.015 * torch.randn(nf, generator=gen))
     th = per_video(-0.12, 0.12) + 0.01 * torch.randn(nf, generator=gen)
@@ -135,11 +141,7 @@ def print_attack(
     shared by the ``frames`` consecutive frames. Returns (rgb [N,3,S,S], sheet coverage [N,S,S], grid (u, v)).
     """
     n, S = photo.shape[0], photo.shape[-1]
-    nv = n // frames
-
-    def pv(lo: float, hi: float) -> Tensor:
-        return _u(nv, lo, hi, gen).repeat_interleave(frames)
-
+    pv = _per_video_draw(n // frames, frames, gen)
     u, v, J, px = warp_to_sheet(H, S)
     img = _sample(photo, u, v).clamp_(0.0, 1.0)
 
@@ -218,11 +220,7 @@ def replay_attack(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Replays of ``photo`` on the domain's screen; same conventions as ``print_attack``."""
     n, S = photo.shape[0], photo.shape[-1]
-    nv = n // frames
-
-    def pv(lo: float, hi: float) -> Tensor:
-        return _u(nv, lo, hi, gen).repeat_interleave(frames)
-
+    pv = _per_video_draw(n // frames, frames, gen)
     u, v, J, px = warp_to_sheet(H, S)
     img = _sample(photo, u, v).clamp_(0.0, 1.0)
 
@@ -232,7 +230,7 @@ def replay_attack(
     gamma = (1.0 + sign * 0.35 * a_gm * pv(0.6, 1.0)).clamp(0.4, 2.2)
     img = img.clamp(min=1e-4).pow(gamma.view(-1, 1, 1, 1))
     a_ct = _amount(strength, "cast", spec, emphasis, "replay")
-    tint = torch.tensor(spec.screen_tint).view(1, 3, 1) * (1.0 + 0.03 * torch.randn(nv, 3, 1, generator=gen)).repeat_interleave(frames, 0)
+    tint = torch.tensor(spec.screen_tint).view(1, 3, 1) * (1.0 + 0.03 * torch.randn(n // frames, 3, 1, generator=gen)).repeat_interleave(frames, 0)
     cast = tint.pow(1.5 * a_ct.view(-1, 1, 1)).view(n, 3, 1, 1)
     black = (0.02 * strength).view(-1, 1, 1, 1)
     bright = pv(0.8, 1.1).view(-1, 1, 1, 1)

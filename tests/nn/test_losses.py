@@ -334,7 +334,11 @@ def test_contrastive_depth_ignores_constant_offset():
 
 
 def test_registry_uses_vocabulary_ids():
-    assert {"metric_softmax", "triplet_focal", "triplet", "mmd", "paired_similarity", "depth_mse", "contrastive_depth"} <= set(LOSSES)
+    from vaultlab.catalog.cards import VOCABULARY_FILE
+    from vaultlab.resources import methods_dir
+    from vaultlab.catalog.vocabulary import load_vocabulary
+
+    assert set(LOSSES) <= set(load_vocabulary(methods_dir() / VOCABULARY_FILE).entries["losses"])
 
 
 def test_duplicate_embeddings_keep_gradients_finite():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cache as note_cache
-from .config import VaultConfig
+from .config import DEFAULT_STATUS_VALUES, VaultConfig
 from .edit import set_properties
 from .model import Diagnostic, Note
 from .note import parse_note_bytes
@@ -163,7 +163,7 @@ def property_updates(
 
 def styled_status(current: Any, state: str, status_values: Mapping[str, str] | None = None) -> str:
     """The label for ``state`` in the note's own style: with an emoji prefix when it had one."""
-    label = (status_values or {}).get(state) or {"to_read": "To Read", "reading": "Reading", "read": "Read"}[state]
+    label = (status_values or {}).get(state) or DEFAULT_STATUS_VALUES[state]
     if split_symbol_prefix(label)[0].strip():
         return label  # the configured label carries its own symbol
     prefix = split_symbol_prefix(repair_text(current).strip())[0] if isinstance(current, str) else ""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from recipe_fixtures import epoch_losses, make_context
 
@@ -30,3 +31,12 @@ def test_onesidetriplet_episodes_train_and_score(tiny_data):
     for arm in result.arms.values():
         assert len(arm.dev) == len(ctx.splits.dev) and len(arm.test) == len(ctx.splits.test)
         assert np.all((arm.dev >= 0) & (arm.dev <= 1)) and np.all((arm.test >= 0) & (arm.test <= 1))
+
+
+def test_unknown_score_from_is_refused_before_training(tiny_data):
+    from vaultlab.recipes.base import RecipeError
+
+    ctx = make_context(tiny_data, "lodo:D2", HP | {"score_from": "logit"}, {"backbone": "depthnet+unet"})
+    with pytest.raises(RecipeError, match="score_from"):
+        get_recipe("onesidetriplet").run(ctx)
+    assert "onesidetriplet" not in ctx.engine.stages  # refused before any training

@@ -110,7 +110,9 @@ class OneSideTriplet(Recipe):
         margin, mining = float(ctx.get("triplet_margin", 0.1)), str(ctx.get("mining", "batch_hard"))
         spoof_parsing = str(ctx.get("spoof_parsing_target", "background"))
         live, spoof = int(ctx.get("live_per_domain", 8)), int(ctx.get("spoof_per_domain", 8))
+        score_from = str(ctx.get("score_from", "cls"))
         for key, value, allowed in (("spoof_parsing_target", spoof_parsing, ("background", "as_given")),
+                                    ("score_from", score_from, ("cls", "depth", "cls+depth")),
                                     ("spoof_depth_target", str(ctx.get("spoof_depth_target", "zeros")), ("zeros",)),
                                     ("triplet_anchor", str(ctx.get("triplet_anchor", "live")), ("live",))):
             if value not in allowed:
@@ -166,7 +168,6 @@ class OneSideTriplet(Recipe):
         ctx.engine.fit("onesidetriplet", {"model": model}, make_optimizer(model.parameters(), ctx.hp), episodes, episode, epochs,
                        seed=ctx.seed * 1_000 + 1)
 
-        score_from = str(ctx.get("score_from", "cls"))
         dev, test = (self._score(ctx, model, data, score_from) for data in (ctx.splits.dev, ctx.splits.test))
         arms = {
             "method": ArmScores("method", f"DepthNet+UNet (width {net_options['width']:g}) with depth, parsing, BCE and one-side triplet, "

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from vaultlab.catalog.resolve import Experiment
 from vaultlab.resources import templates_dir
 from vaultlab.vault.model import Note
+from vaultlab.vault.regions import begin_marker, end_marker
 from vaultlab.vault.text import repair_text
 
 DASHBOARD_REGION = "dashboard"
@@ -36,7 +37,7 @@ def wikilink(target_relpath: str, label: str) -> str:
 
 
 def region_markers(name: str = DASHBOARD_REGION) -> tuple[str, str]:
-    return f"%% vaultlab:begin {name} %%", f"%% vaultlab:end {name} %%"
+    return begin_marker(name), end_marker(name)
 
 
 def _cell(text: str) -> str:

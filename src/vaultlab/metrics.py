@@ -30,8 +30,8 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-BONA_FIDE = 1
-ATTACK = 0
+from vaultlab.data.sampleset import ATTACK, BONA_FIDE
+
 
 Policy = Literal["dev-eer", "test-eer"]
 Level = Literal["frame", "video"]

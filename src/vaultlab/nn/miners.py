@@ -16,9 +16,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-BONA_FIDE = 1
-ATTACK = 0
-
+from vaultlab.data.sampleset import ATTACK, BONA_FIDE
 
 MiningMode = Literal["batch_hard", "all"]
 

@@ -101,7 +101,6 @@ class DepthSeg(Recipe):
         net = build_segmentation_net(variant, encoder, classes=levels + 1 if target == "quantised" else 1,
                                      decoder_channels=ctx.get("decoder_channels"), output_stride=ctx.get("output_stride"),
                                      atrous_rates=ctx.get("atrous_rates"))
-        notes = []
         if ctx.pretrained:
             loaded = load_encoder_weights(net, ctx.pretrained)
             ctx.engine.console.print(f"[green]loaded {len(loaded)} encoder tensors from {ctx.pretrained}[/green]")
@@ -148,7 +147,7 @@ class DepthSeg(Recipe):
         extra = {"variant": variant, "encoder": encoder, "target": target, "depth_levels": levels, "depth_size": map_size, "score_region": region}
         if fixed is not None:
             extra["score_region_pixels"] = int(fixed.sum())
-        return RecipeResult(arms=arms, notes=notes, extra=extra)
+        return RecipeResult(arms=arms, extra=extra)
 
     @staticmethod
     def _baseline(ctx: RecipeContext, encoder: str) -> ArmScores:

@@ -244,8 +244,6 @@ def replay_attack(
     f = 1.0 / pitch
     psi = pv(-0.06, 0.06)
     cp, sp = torch.cos(psi), torch.sin(psi)
-    us = _c(cp) * u + _c(sp) * v
-    vs = _c(cp) * v - _c(sp) * u
     phu, phv = pv(0.0, 1.0), pv(0.0, 1.0)
     gap = pv(0.1, 0.3)
     # phases of the three channel stripes (offset by a third of the pitch) and of the rows, batched

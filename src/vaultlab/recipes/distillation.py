@@ -42,10 +42,7 @@ def _student(ctx: RecipeContext, teacher: Classifier, backbone: str) -> Classifi
         student.load_state_dict(teacher.state_dict())
     elif init != "scratch":
         raise RecipeError(f"student_init must be 'teacher' or 'scratch', not {init!r}")
-    student = ctx.engine.prepare(student)
-    for p in student.parameters():
-        p.requires_grad_(True)
-    return student
+    return ctx.engine.prepare(student)
 
 
 @register_recipe
@@ -116,14 +113,17 @@ class Distillation(Recipe):
 
 def _pair_each_target(y_t: torch.Tensor, y_s: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """For each target sample, the index of a random source sample with the same label and of one with
-    the other label (the source batch is balanced, so both exist)."""
-    same, other = [], []
-    for y in y_t.tolist():
-        match = torch.nonzero(y_s == y).flatten()
-        miss = torch.nonzero(y_s != y).flatten()
-        same.append(match[torch.randint(len(match), (1,), generator=gen)])
-        other.append(miss[torch.randint(len(miss), (1,), generator=gen)])
-    return torch.cat(same), torch.cat(other)
+    the other label (the source batch is balanced, so both classes are present)."""
+    by_label = {int(c): torch.nonzero(y_s == c).flatten() for c in (0, 1)}
+
+    def draw(labels: torch.Tensor) -> torch.Tensor:
+        picks = torch.empty_like(labels)
+        for c, rows in by_label.items():
+            mask = labels == c
+            picks[mask] = rows[torch.randint(len(rows), (int(mask.sum()),), generator=gen)]
+        return picks
+
+    return draw(y_t), draw(1 - y_t)
 
 
 def _endless(batches):

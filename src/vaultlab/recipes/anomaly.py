@@ -27,10 +27,10 @@ from torch import nn
 
 from vaultlab.data.sampleset import ATTACK, BONA_FIDE, SampleSet
 from vaultlab.engine.core import seed_everything
-from vaultlab.nn.backbones import build_backbone, load_pretrained
+from vaultlab.nn.backbones import build_backbone
 from vaultlab.nn.losses import metric_softmax_loss, triplet_focal_loss
 from vaultlab.nn.miners import anomaly_triplets
-from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, make_optimizer, register_recipe
+from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, init_network, make_optimizer, register_recipe
 from vaultlab.recipes.baseline import run_baseline_arm
 
 
@@ -103,9 +103,7 @@ class Anomaly(Recipe):
         # -- train the embedding ------------------------------------------------------------
         seed_everything(ctx.seed * 1_000 + 1)
         net = EmbeddingNet(build_backbone(backbone), int(ctx.get("embedding_dim", 128)))
-        if ctx.pretrained:
-            ctx.engine.console.print(f"[green]loaded {len(load_pretrained(net, ctx.pretrained))} tensors from {ctx.pretrained}[/green]")
-        net = ctx.engine.prepare(net)
+        net = init_network(ctx, net)
         # balanced batches: every batch holds anchors/positives and negatives [I]
         batches = ctx.engine.batches(ctx.splits.train, ctx.batch_spec(balanced=True), shuffle=True, seed=ctx.seed * 1_000 + 1,
                                      steps_per_epoch=ctx.get("steps_per_epoch"))

@@ -115,11 +115,15 @@ def make_optimizer(params, hp: dict[str, Any], prefix: str = "") -> torch.optim.
 
 
 def build_classifier(ctx: RecipeContext, backbone: str, **options) -> Classifier:
-    model = Classifier(build_backbone(backbone, **options))
+    return init_network(ctx, Classifier(build_backbone(backbone, **options)))
+
+
+def init_network(ctx: RecipeContext, net: torch.nn.Module, load=load_pretrained) -> torch.nn.Module:
+    """Local weights (``--pretrained``) when given, said out loud; then onto the engine's device/layout."""
     if ctx.pretrained:
-        loaded = load_pretrained(model, ctx.pretrained)
+        loaded = load(net, ctx.pretrained)
         ctx.engine.console.print(f"[green]loaded {len(loaded)} tensors from {ctx.pretrained}[/green]")
-    return ctx.engine.prepare(model)
+    return ctx.engine.prepare(net)
 
 
 def bce_step(model: Classifier):

@@ -31,7 +31,8 @@ from vaultlab.engine.core import seed_everything
 from vaultlab.nn.losses import depth_loss
 from vaultlab.nn.segmentation import SEGMENTATION_VARIANTS, build_segmentation_net, load_encoder_weights
 from vaultlab.recipes.base import (
-    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, make_optimizer, register_recipe, train_bce_classifier,
+    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, init_network, make_optimizer, register_recipe,
+    train_bce_classifier,
 )
 
 TARGETS = ("quantised", "regression")
@@ -101,10 +102,7 @@ class DepthSeg(Recipe):
         net = build_segmentation_net(variant, encoder, classes=levels + 1 if target == "quantised" else 1,
                                      decoder_channels=ctx.get("decoder_channels"), output_stride=ctx.get("output_stride"),
                                      atrous_rates=ctx.get("atrous_rates"))
-        if ctx.pretrained:
-            loaded = load_encoder_weights(net, ctx.pretrained)
-            ctx.engine.console.print(f"[green]loaded {len(loaded)} encoder tensors from {ctx.pretrained}[/green]")
-        net = ctx.engine.prepare(net)
+        net = init_network(ctx, net, load=load_encoder_weights)
         spec = ctx.batch_spec(balanced=bool(ctx.get("balanced", False)), depth_size=map_size)
         batches = ctx.engine.batches(ctx.splits.train, spec, shuffle=True, seed=ctx.seed * 1_000 + 1, steps_per_epoch=ctx.get("steps_per_epoch"))
 

@@ -35,11 +35,11 @@ from torch.func import functional_call
 
 from vaultlab.data.sampleset import SampleSet
 from vaultlab.engine.core import seed_everything
-from vaultlab.nn.backbones import load_pretrained
 from vaultlab.nn.depthnet import DepthNetMultiTask
 from vaultlab.nn.losses import depth_loss, one_side_triplet_loss
 from vaultlab.recipes.base import (
-    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, make_optimizer, register_recipe, train_bce_classifier,
+    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, init_network, make_optimizer, register_recipe,
+    train_bce_classifier,
 )
 
 
@@ -122,9 +122,7 @@ class OneSideTriplet(Recipe):
 
         seed_everything(ctx.seed * 1_000 + 1)
         model = DepthNetMultiTask(parsing_classes=classes, **net_options)
-        if ctx.pretrained:
-            ctx.engine.console.print(f"[green]loaded {len(load_pretrained(model, ctx.pretrained))} tensors from {ctx.pretrained}[/green]")
-        model = ctx.engine.prepare(model)
+        model = init_network(ctx, model)
         spec = ctx.batch_spec(batch_size=live + spoof, balanced=True, depth_size=depth_size, parsing_size=input_size)
         episodes = DomainEpisodes(ctx, ctx.splits.train, spec, seed=ctx.seed * 1_000 + 1, steps_per_epoch=ctx.get("steps_per_epoch"))
         n_domains = len(episodes.domains)

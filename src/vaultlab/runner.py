@@ -1,6 +1,8 @@
 """Execute a resolved experiment: data → protocol → recipe → scores → metrics → run directory.
 
-Nothing here writes into the user's notes; ``report.writeback`` does that from the run directories.
+Nothing here writes into the user's notes; ``workspace.write_back`` does that from the outcomes.
+Metrics are always computed from the saved ``scores.csv``, so the numbers in the notes are exactly
+what anyone can recompute from the run directory.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from rich.console import Console
 from vaultlab.data.protocols import make_splits
 from vaultlab.data.sampleset import SampleSet, Splits
 from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id
-
 
 
 @dataclass
@@ -84,7 +85,7 @@ def sigterm_as_interrupt():
 
 def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet:
     if plan.dataset == "synthfas":
-        from vaultlab.data.synthfas import SynthFASConfig, load_or_generate
+        from vaultlab.data.synthfas import load_or_generate
 
         config = synthfas_config(plan)
         console.print(f"SynthFAS: {config.subjects} subjects × {len(config.domains)} domains at {config.image_size} px (seed {config.seed}; cached after the first run)")
@@ -208,15 +209,19 @@ def score_rows(splits: Splits, arms: dict) -> list[dict[str, Any]]:
 
 def metrics_from_rows(rows: list[dict[str, str]], level: str = "video") -> dict[str, dict[str, dict[str, Any]]]:
     """Metrics for every arm and both threshold policies, from ``scores.csv`` rows alone."""
-    from vaultlab.metrics import POLICIES, ScoreTable, evaluate
+    from vaultlab.metrics import POLICIES, evaluate
 
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for arm in sorted({r["arm"] for r in rows}):
-        tables = {}
-        for split in ("dev", "test"):
-            sel = [r for r in rows if r["arm"] == arm and r["split"] == split]
-            tables[split] = ScoreTable(score=np.array([float(r["score"]) for r in sel]), label=np.array([int(r["label"]) for r in sel]),
-                                       pai=np.array([r["pai"] for r in sel]), video=np.array([r["video"] for r in sel]), name=split)
-        out[arm] = {policy: evaluate(tables["dev"], tables["test"], policy=policy, level=level).to_dict(percent=True)
-                    for policy in POLICIES}
+        dev, test = score_table(rows, arm, "dev"), score_table(rows, arm, "test")
+        out[arm] = {policy: evaluate(dev, test, policy=policy, level=level).to_dict(percent=True) for policy in POLICIES}
     return out
+
+
+def score_table(rows: list[dict[str, str]], arm: str, split: str):
+    """One arm's scores on one split, from ``scores.csv`` rows, as a ``metrics.ScoreTable``."""
+    from vaultlab.metrics import ScoreTable
+
+    sel = [r for r in rows if r["arm"] == arm and r["split"] == split]
+    return ScoreTable(score=np.array([float(r["score"]) for r in sel]), label=np.array([int(r["label"]) for r in sel]),
+                      pai=np.array([r["pai"] for r in sel]), video=np.array([r["video"] for r in sel]), name=split)

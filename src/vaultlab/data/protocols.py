@@ -30,10 +30,6 @@ class ProtocolSpec:
     name: str  # "lodo"
     arg: str  # "D1" ("" when none)
 
-    @property
-    def text(self) -> str:
-        return f"{self.name}:{self.arg}" if self.arg else self.name
-
 
 ProtocolFn = Callable[[SampleSet, str, dict], Splits]
 _REGISTRY: dict[str, ProtocolFn] = {}

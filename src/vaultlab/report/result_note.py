@@ -7,7 +7,6 @@ re-render after a re-run keeps whatever the user wrote around it.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +15,11 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from vaultlab.resources import templates_dir
-from vaultlab.runner import RunOutcome
+from vaultlab.runner import RunOutcome, score_table
 
 # Result-note properties: numbers in percent, so Bases can sort and average them.
 METRIC_PROPERTIES = ("hter", "auc", "acer", "apcer", "bpcer", "eer")
 MAIN_POLICY = "dev-eer"
-
-
-@dataclass
-class ResultNoteFiles:
-    note_relpath: str  # e.g. vaultlab/results/<run-id>.md
-    plots: dict[str, str]  # kind → vault-relative PNG path
 
 
 def result_note_relpath(output_folder: str, run_id: str) -> str:
@@ -75,18 +68,13 @@ def write_plots(outcome: RunOutcome, vault_root: Path, attachment_folder: str) -
     rid = outcome.run.run_id
     arms = sorted({r["arm"] for r in rows}, key=lambda a: (a != "method", a))
 
-    def table(arm: str, split: str) -> dict[str, np.ndarray]:
-        sel = [r for r in rows if r["arm"] == arm and r["split"] == split]
-        return {"score": np.array([float(r["score"]) for r in sel]), "label": np.array([int(r["label"]) for r in sel]),
-                "pai": np.array([r["pai"] for r in sel])}
-
-    tests = {arm: table(arm, "test") for arm in arms}
-    curves = {arm: (t["score"], t["label"]) for arm, t in tests.items()}
+    tests = {arm: score_table(rows, arm, "test") for arm in arms}
+    curves = {arm: (t.score, t.label) for arm, t in tests.items()}
     names = {kind: f"{rid}-{kind}.png" for kind in ("roc", "det", "hist", "curves")}
     plots.plot_roc(curves, folder / names["roc"])
     plots.plot_det(curves, folder / names["det"])
     threshold = outcome.metrics["method"][MAIN_POLICY]["threshold"]
-    plots.plot_score_histograms(table("method", "dev"), tests["method"], threshold, folder / names["hist"])
+    plots.plot_score_histograms(score_table(rows, "method", "dev"), tests["method"], threshold, folder / names["hist"])
     plots.plot_training_curves(outcome.history, folder / names["curves"])
     prefix = f"{attachment_folder.strip('/')}/" if attachment_folder.strip("/") else ""
     return {kind: prefix + name for kind, name in names.items()}

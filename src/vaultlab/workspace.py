@@ -18,7 +18,7 @@ from rich.table import Table
 
 from vaultlab.catalog import Catalog, Experiment, find_experiment, load_catalog, parse_overrides, resolve_note, resolve_vault
 from vaultlab.catalog.overrides import OverrideError
-from vaultlab.report.dashboard import render_dashboard, render_dashboard_region, render_runs_base
+from vaultlab.report.dashboard import DASHBOARD_REGION, render_dashboard, render_dashboard_region, render_runs_base
 from vaultlab.runs import RunStore
 from vaultlab.vault.config import VaultConfig
 from vaultlab.vault.edit import replace_region, set_properties, upsert_results_rows
@@ -120,7 +120,7 @@ def _plan_generated(ws: Workspace, changes: ChangeSet) -> None:
     if old is None:
         new = render_dashboard(ws.experiments, ws.notes, results, **views)
     else:  # keep what the user wrote around vaultlab's region
-        new = replace_region(old.decode("utf-8"), "dashboard", render_dashboard_region(ws.experiments, ws.notes, results, **views))
+        new = replace_region(old.decode("utf-8"), DASHBOARD_REGION, render_dashboard_region(ws.experiments, ws.notes, results, **views))
     changes.add(dashboard_rel, new.encode("utf-8"), old)
     base_rel = f"{ws.output_folder}/Runs.base"
     changes.add(base_rel, render_runs_base(f"{ws.output_folder}/results").encode("utf-8"), _read_if_exists(safe_path(ws.root, base_rel)))
@@ -144,9 +144,10 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
         raise PlanError(f"{exp.id} ({exp.note_relpath}) is not runnable: {exp.runnable_reason}")
     if profile not in exp.hparams:
         raise PlanError(f"{exp.id}: unknown profile {profile!r}; profiles: {', '.join(exp.hparams)}")
+    note = ws.note(exp.note_relpath)
     if sets:  # re-resolve with the overrides so every value keeps its source (cli beats config beats card)
         try:
-            resolved = resolve_note(ws.note(exp.note_relpath), ws.catalog, ws.config.raw, parse_overrides(sets))
+            resolved = resolve_note(note, ws.catalog, ws.config.raw, parse_overrides(sets))
         except OverrideError as exc:
             raise PlanError(str(exc)) from None
         resolved.id, resolved.duplicates = exp.id, exp.duplicates
@@ -163,8 +164,7 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
         parse_protocol(proto)
     except ProtocolError as exc:
         raise PlanError(str(exc)) from None
-    seed_list = _parse_seeds(seeds) if seeds else [int(s) for s in hp.pop("seeds", [0])]
-    hp.pop("seeds", None)
+    seed_list = _parse_seeds(seeds) if seeds else [int(s) for s in exp.card.seeds]
     chosen = exp.variants or [None]
     if variants:
         unknown = [v for v in variants if v not in exp.variants]
@@ -172,7 +172,6 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
             raise PlanError(f"{exp.id}: unknown variant(s) {', '.join(unknown)}; variants: {', '.join(exp.variants) or 'none'}")
         chosen = variants
     assumptions = [{"what": a.what, "choice": a.choice, "provenance": a.provenance} for a in exp.assumptions]
-    note = ws.note(exp.note_relpath)
     folds = [proto]
     if dataset != "synthfas":
         from vaultlab.data.protocols_real import protocol_folds

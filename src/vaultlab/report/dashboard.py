@@ -31,7 +31,8 @@ LinkFn = Callable[[str, str], str]  # (vault-relative target path incl. extensio
 
 
 def wikilink(target_relpath: str, label: str) -> str:
-    """The default link style (Obsidian's ``[[path|label]]``); the CLI passes one that follows app.json."""
+    """``[[vault/path|label]]``: a vault-absolute wikilink resolves whatever ``newLinkFormat`` says, so
+    the dashboard uses it as is (callers may pass another ``LinkFn``)."""
     target = target_relpath.removesuffix(".md")
     return f"[[{target}|{label}]]" if label and label != target else f"[[{target}]]"
 

@@ -38,8 +38,9 @@ def prepare(
     frames: Annotated[str, typer.Option("--frames", help="Frame sampling: '6+mid' (SSDG/FLIP), 'every:k[:max]' (SA-FAS every:5), 'uniform:k' (CDCN 8).")] = "6+mid",
     size: Annotated[int, typer.Option("--size", min=16, help="Crop side in pixels.")] = 224,
     crop_scale: Annotated[float, typer.Option("--crop-scale", min=1.0, help="Crop side / detected face box side.")] = 1.3,
-    require_face: Annotated[bool, typer.Option("--require-face", help="A frame with no face anywhere near it is an error (default: centre crop, counted).")] = False,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable videos (counted, listed in the manifest) instead of stopping.")] = False,
+    require_face: Annotated[bool, typer.Option("--require-face", help="Drop (and list) videos where a sampled frame has no face anywhere near it (default: keep them with a centre crop, listed).")] = False,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable and damaged videos (listed in the manifest) instead of stopping / keeping the frames that decode.")] = False,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes that decode and detect (default: the number of cores). The crops do not depend on it.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild the cache even if it was made with other settings.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     vault: VaultOption = None,
@@ -48,7 +49,7 @@ def prepare(
 
     from vaultlab.data.real.cache import PreparedDataError, dataset_cache_dir, read_manifest
     from vaultlab.data.real.config import DatasetConfigError, resolve_dataset_source
-    from vaultlab.data.real.prepare import FaceNotFoundError, PrepareSettings, prepare_dataset
+    from vaultlab.data.real.prepare import PrepareSettings, prepare_dataset
     from vaultlab.data.real.records import DatasetLayoutError
     from vaultlab.data.real.video import UnreadableMediaError
 
@@ -65,24 +66,54 @@ def prepare(
         task = progress.add_task("prepare", total=None)
         try:
             report = prepare_dataset(source.name, source.root, cache_dir, settings, layout=source.layout, layout_options=source.options,
-                                     require_face=require_face, skip_bad=skip_bad, force=force,
+                                     require_face=require_face, skip_bad=skip_bad, force=force, workers=workers,
                                      on_progress=lambda done, total: progress.update(task, completed=done, total=total))
         except (DatasetLayoutError, PreparedDataError, DatasetConfigError) as exc:
             raise _fail(str(exc), 2) from None
-        except (UnreadableMediaError, FaceNotFoundError) as exc:
+        except UnreadableMediaError as exc:
             manifest = read_manifest(cache_dir) or {}
             kept = sum(s["videos"] for s in manifest.get("shards", {}).values())
             raise _fail(f"{exc}\n  kept: {kept} of {manifest.get('n_videos', '?')} videos already in {cache_dir}; "
                         f"rerun the same command to resume after them") from None
     rate = f"{report.images_per_second:.1f} crops/s" if report.images else "nothing new"
-    out.print(f"{source.name}: {report.videos} videos → {report.images} crops in {report.seconds:.1f} s ({rate}); "
+    out.print(f"{source.name}: {report.videos} videos → {report.images} crops in {report.seconds:.1f} s ({rate}, {report.workers} workers); "
               f"{report.videos_resumed} videos resumed from the cache", highlight=False)
-    if report.substituted or report.centre_crops:
-        out.print(f"  no face on a sampled frame: {report.substituted} took the nearest frame with a face, "
-                  f"{report.centre_crops} fell back to a centre crop", highlight=False)
-    if report.skipped:
-        out.print(f"  skipped {len(report.skipped)} unreadable: {', '.join(report.skipped[:5])}{' …' if len(report.skipped) > 5 else ''}", highlight=False)
+    for line in prepare_findings(report, settings.frames):
+        out.print(f"  {line}", highlight=False)
     out.print(f"  cache: {cache_dir}", highlight=False)
+
+
+SHOWN = 5  # items named per finding; the manifest lists all
+
+
+def _first(items: list[str]) -> str:
+    more = f" … and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    return "; ".join(items[:SHOWN]) + more
+
+
+def prepare_findings(report, frames: str) -> list[str]:
+    """What the user should know about the prepared videos, each finding naming the first few (all in manifest.json)."""
+    lines = [f"warning: {w}" for w in report.warnings[:SHOWN]]
+    if len(report.warnings) > SHOWN:
+        lines.append(f"warning: … and {len(report.warnings) - SHOWN} more in manifest.json")
+    damaged = {v: f for v, f in report.damaged.items() if not f.get("skipped")}
+    if damaged:
+        lines.append(f"damaged, kept with the frames that decode ({len(damaged)}): " + _first(
+            [f"{v} (container states {f['declared']} frames, {f['decoded']} decode; asked {f['requested']}, kept {f['kept']})"
+             for v, f in damaged.items()]))
+    if report.skipped:
+        lines.append(f"skipped {len(report.skipped)} unreadable or damaged (--skip-bad): {_first(report.skipped)}")
+    if report.centre_fallbacks:
+        lines.append(f"no face at or near a sampled frame: {len(report.centre_fallbacks)} videos kept with {report.centre_crops} "
+                     f"centre crops (drop them with --require-face): " + _first([f"{v} frames {f}" for v, f in report.centre_fallbacks.items()]))
+    if report.dropped_no_face:
+        lines.append(f"dropped {len(report.dropped_no_face)} videos with no face near a sampled frame (--require-face): {_first(report.dropped_no_face)}")
+    if report.substituted:
+        lines.append(f"{report.substituted} sampled frames without a face took the nearest frame with one")
+    if report.short_videos:
+        lines.append(f"{len(report.short_videos)} videos are shorter than {frames} asks for; their indices were clamped to the last frame: "
+                     + _first([f"{v} ({n} frames)" for v, n in report.short_videos.items()]))
+    return lines
 
 
 @data_app.command("list", help="What is configured (.vaultlab/config.yaml) and what is prepared in the vault's cache.")
@@ -97,23 +128,33 @@ def list_datasets(vault: VaultOption = None) -> None:
         raise _fail(str(exc), 2) from None
     cache_root = dataset_cache_dir(vault_root, "x").parent
     prepared = {p.name: summarise_prepared(p) for p in sorted(cache_root.iterdir())} if cache_root.is_dir() else {}
-    table = Table(title=f"datasets of {vault_root}")
-    for column in ("dataset", "layout", "prepared", "crops", "frames", "size", "root"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("dataset", "layout", "prepared"))
+    table = Table(title=f"datasets of {vault_root}",
+                  caption="no face: videos kept with centre-fallback crops; damaged: videos whose frames did not all decode")
+    for column in ("dataset", "prepared", "crops", "frames", "size", "no face", "damaged"):
+        table.add_column(column, no_wrap=True)
+    roots = []  # below the table: paths are long
     for name in sorted(set(configured) | {k for k, v in prepared.items() if v is not None}):
         source, summary = configured.get(name), prepared.get(name)
-        root_text = "—" if source is None else f"{source.root}" + ("" if source.root.is_dir() else " [red](missing)[/red]")
+        if source is not None:
+            roots.append(f"{name}: {source.root}" + ("" if source.root.is_dir() else " [red](missing)[/red]"))
         if summary is None:
-            state, crops, frames, size = "no", "", "", ""
+            state, crops, frames, size, faceless, damaged = "no", "", "", "", "", ""
         else:
             state = "yes" if summary.complete else f"[yellow]partial {summary.videos_done}/{summary.videos_total}[/yellow]"
             crops, frames, size = str(summary.images), summary.frames, str(summary.size)
-        table.add_row(name, source.layout if source else "", state, crops, frames, size, root_text)
+            faceless = f"{summary.centre_fallback_videos} ({summary.centre_crops} crops)" if summary.centre_fallback_videos else "0"
+            if summary.dropped_no_face:
+                faceless += f", {summary.dropped_no_face} dropped"
+            damaged = str(summary.damaged)
+        layout_note = f" ({source.layout})" if source and source.layout != name else ""
+        table.add_row(name + layout_note, state, crops, frames, size, faceless, damaged)
     if not table.rows:
         out.print(f"no datasets configured or prepared; add 'datasets: {{oulu-npu: /path}}' to {vault_root / '.vaultlab' / 'config.yaml'} "
                   "or run `vaultlab data prepare NAME --root PATH`", highlight=False)
         return
     out.print(table)
+    for line in roots:
+        out.print(f"  {line}", highlight=False)
 
 
 @data_app.command(help="A contact sheet PNG of a dataset: 'synthfas' (generated) or a prepared real dataset.")

@@ -173,6 +173,7 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         notes = list(result.notes)
         if data.meta.get("depth_source"):
             notes.append(f"Depth / parsing targets of {data.meta.get('name', plan.dataset)}: {data.meta['depth_source']}.")
+        notes += data.meta.get("data_notes", [])  # e.g. how many face crops of a real dataset are centre fallbacks
         if plan.pretrained:
             notes.append(f"Backbone initialised from local weights {plan.pretrained} (tensors matched by name and shape).")
         else:

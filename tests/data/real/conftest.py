@@ -43,8 +43,9 @@ def blank_frames(n: int = FRAMES) -> list[np.ndarray]:
     return [np.full((SIDE, SIDE, 3), 120, np.uint8) for _ in range(n)]
 
 
-def write_video(path: Path, frames: list[np.ndarray], rotation: int = 0) -> Path:
-    """Encode RGB frames; ``rotation`` sets the display matrix (counter-clockwise degrees)."""
+def write_video(path: Path, frames: list[np.ndarray], rotation: int = 0, gop: int = 0) -> Path:
+    """Encode RGB frames; ``rotation`` sets the display matrix (counter-clockwise degrees); ``gop`` the
+    keyframe interval (0 = the codec's default)."""
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,8 @@ def write_video(path: Path, frames: list[np.ndarray], rotation: int = 0) -> Path
         stream = container.add_stream(codec, rate=15)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
         if rotation:
             stream.set_display_rotation(rotation)
         for frame in frames:
@@ -60,6 +63,18 @@ def write_video(path: Path, frames: list[np.ndarray], rotation: int = 0) -> Path
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return path
+
+
+def write_truncated_avi(path: Path, frames: list[np.ndarray], keep: int) -> Path:
+    """An AVI whose header states ``len(frames)`` frames but whose file ends after ``keep`` of them
+    (a copy cut short: the packets after and the index at the end are gone)."""
+    write_video(path, frames)
+    data = path.read_bytes()
+    chunks, at = [], data.find(b"movi")
+    while (at := data.find(b"00dc", at + 1)) != -1 and data.find(b"idx1") > at:
+        chunks.append(at)
+    path.write_bytes(data[: chunks[keep]])
     return path
 
 
@@ -73,6 +88,7 @@ def write_garbage(path: Path) -> Path:
 OULU_USERS = {"train": "01", "dev": "21", "test": "36"}
 OULU_FOLDERS = {"train": "Train_files", "dev": "Dev_files", "test": "Test_files"}
 OULU_PHONES, OULU_SESSIONS, OULU_FILES = (1, 2), (1, 3), (1, 2, 3, 4, 5)
+OULU_TOKENS = {1: "+1", 2: "-1", 3: "-1", 4: "-2", 5: "-2"}  # as the official lists: print -1, video replay -2
 
 
 def oulu_protocol_members(split: str, protocol: str, phone: int, session: int, file: int) -> bool:
@@ -105,10 +121,11 @@ def make_oulu_tree(root: Path) -> Path:
         folder = root / "Protocols" / f"Protocol_{base[1]}"
         folder.mkdir(parents=True, exist_ok=True)
         for split in ("train", "dev", "test"):
-            lines = [f"{'+1' if file == 1 else '-1'},{stem}" for stem, (s, phone, session, file) in sorted(names.items())
+            lines = [f"{OULU_TOKENS[file]},{stem}" for stem, (s, phone, session, file) in sorted(names.items())
                      if s == split and oulu_protocol_members(split, protocol, phone, session, file)]
             file_name = f"{split.capitalize()}{'_' + fold if fold else ''}.txt"
-            (folder / file_name).write_text("\n".join(lines) + "\n")
+            newline = "\r\n" if protocol == "P2" else "\n"  # lists copied through Windows keep CRLF
+            (folder / file_name).write_bytes((newline.join(lines) + newline).encode())
     return root
 
 
@@ -140,8 +157,8 @@ def make_replay_tree(root: Path) -> Path:
 # -- MSU-MFSD ---------------------------------------------------------------------------------------
 def make_msu_tree(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "train_sub_list.txt").write_text("01\n02\n03\n")
-    (root / "test_sub_list.txt").write_text("04\n05\n")
+    (root / "train_sub_list.txt").write_text("01\n02\n03")  # two-digit ids, no final newline, as shipped
+    (root / "test_sub_list.txt").write_text("04\n05")
     for client in range(1, 6):
         frames = face_frames()
         if client == 2:  # stored turned clockwise, display matrix says: turn 90° counter-clockwise
@@ -226,6 +243,6 @@ def prepared(trees, tmp_path_factory):
 
     vault = tmp_path_factory.mktemp("vault")
     settings = PrepareSettings(frames="6+mid", size=32, shard_size=8)
-    reports = {name: prepare_dataset(name, trees[name], dataset_cache_dir(vault, name), settings)
+    reports = {name: prepare_dataset(name, trees[name], dataset_cache_dir(vault, name), settings, workers=1)
                for name in ("oulu-npu", "casia-fasd", "replay-attack", "msu-mfsd")}
     return vault, reports

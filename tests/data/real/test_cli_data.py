@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+
 from typer.testing import CliRunner
 
+from conftest import blank_frames, write_video
 from vaultlab.cli_data import data_app
 
 runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    """The output with rich's line wrapping undone."""
+    return " ".join(text.split())
 
 
 def test_prepare_from_config_then_list(trees, tmp_path):
@@ -17,7 +25,7 @@ def test_prepare_from_config_then_list(trees, tmp_path):
     assert result.exit_code == 0, result.output
     assert "9 videos → 18 crops" in result.output
     assert (vault / ".vaultlab/cache/datasets/replay-attack/manifest.json").is_file()
-    listing = runner.invoke(data_app, ["list", "--vault", str(vault)])
+    listing = runner.invoke(data_app, ["list", "--vault", str(vault)], terminal_width=200)
     assert listing.exit_code == 0
     assert "replay-attack" in listing.output and "msu-mfsd" in listing.output and "missing" in listing.output
 
@@ -34,6 +42,38 @@ def test_prepare_errors_are_one_line_with_the_path(trees, tmp_path):
 def test_data_root_finds_the_dataset_folder(trees, tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(data_app, ["prepare", "msu-mfsd", "--data-root", str(trees["msu-mfsd"].parent), "--out", str(out),
-                                      "--size", "32", "--frames", "uniform:1", "-q", "--vault", str(tmp_path)])
+                                      "--size", "32", "--frames", "uniform:1", "--workers", "1", "-q", "--vault", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "10 videos → 10 crops" in result.output
+
+
+def test_faceless_video_is_named_in_the_output_and_counted_in_list(trees, tmp_path):
+    root = shutil.copytree(trees["replay-attack"], tmp_path / "replay")
+    write_video(root / "test" / "real" / "client007_session01_webcam_authenticate_adverse_1.mov", blank_frames())
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    result = runner.invoke(data_app, ["prepare", "replay-attack", "--root", str(root), "--vault", str(vault), "--size", "32",
+                                      "--workers", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert ("no face at or near a sampled frame: 1 videos kept with 2 centre crops (drop them with --require-face): "
+            "test/real/client007_session01_webcam_authenticate_adverse_1 frames [6, 7]") in flat(result.output)
+    listing = runner.invoke(data_app, ["list", "--vault", str(vault)], terminal_width=200)
+    assert "1 (2 crops)" in listing.output
+    result = runner.invoke(data_app, ["prepare", "replay-attack", "--root", str(root), "--vault", str(vault), "--size", "32",
+                                      "--workers", "1", "--require-face", "--force", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "8 videos → 16 crops" in result.output
+    assert ("dropped 1 videos with no face near a sampled frame (--require-face): "
+            "test/real/client007_session01_webcam_authenticate_adverse_1") in flat(result.output)
+    listing = runner.invoke(data_app, ["list", "--vault", str(vault)], terminal_width=200)
+    assert "0, 1 dropped" in listing.output
+
+
+def test_empty_folder_is_a_usage_error_naming_the_folder(tmp_path):
+    (tmp_path / "CASIA").mkdir()
+    result = runner.invoke(data_app, ["prepare", "casia-fasd", "--root", str(tmp_path / "CASIA"), "--vault", str(tmp_path), "-q"])
+    assert result.exit_code == 2 and "CASIA/train_release: CASIA-FASD release folder not found" in flat(result.output)
+    (tmp_path / "CASIA" / "train_release").mkdir()
+    (tmp_path / "CASIA" / "test_release").mkdir()
+    result = runner.invoke(data_app, ["prepare", "casia-fasd", "--root", str(tmp_path / "CASIA"), "--vault", str(tmp_path), "-q"])
+    assert result.exit_code == 2 and "CASIA: no CASIA-FASD videos under train_release/ or test_release/" in flat(result.output)

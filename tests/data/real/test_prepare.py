@@ -71,7 +71,7 @@ def test_msu_prepared_with_rotations(prepared, trees):
     vault, _ = prepared
     data = load_prepared("msu-mfsd", vault)
     assert {s: set(data.subject[data.split == s].tolist()) for s in ("train", "dev", "test")} == {"train": {"1", "2"}, "dev": {"3"}, "test": {"4", "5"}}
-    assert data.meta["face_stats"] == {"images": 20, "substituted_nearest_face": 0, "centre_crops": 0}
+    assert data.meta["face_stats"] == {"images": 20, "substituted_nearest_face": 0, "centre_crops": 0, "centre_fallback_videos": 0}
     assert data.meta["videos"]["real_client003_android_SD_scene01"]["rotate_degrees"] == 180
     # the rotated files really need turning: the detector misses their faces as stored
     detector = FaceDetector()
@@ -80,12 +80,12 @@ def test_msu_prepared_with_rotations(prepared, trees):
         with av.open(str(path)) as container:
             raw = next(container.decode(video=0)).to_ndarray(format="rgb24")
         assert detector.largest_face(raw) is None
-        upright = dict(iter_frames(path, [0], 180 if name.endswith("3_android_SD_scene01") else 0))[0]
+        upright = dict(iter_frames(path, [0], extra_rotation=180 if name.endswith("3_android_SD_scene01") else 0))[0]
         assert detector.largest_face(upright) is not None
 
 
 def test_celeba_prepared_uses_scaled_boxes(trees, tmp_path):
-    report = prepare_dataset("celeba-spoof", trees["celeba-spoof"], tmp_path / "cache", SMALL)
+    report = prepare_dataset("celeba-spoof", trees["celeba-spoof"], tmp_path / "cache", SMALL, workers=1)
     data = load_prepared("celeba-spoof", cache_dir=tmp_path / "cache")
     assert report.images == 8 and report.centre_crops == 0
     assert set(data.split.tolist()) == {"train", "dev", "test"} and set(data.subject[data.split == "dev"].tolist()) == {"12"}
@@ -100,7 +100,7 @@ def test_generic_csv_and_lists(trees, tmp_path):
     assert {(r.video_id, r.label, r.pai, r.split) for r in csv if r.subject == "b"} == {("b_live", 1, "", "dev"), ("b_mask", 0, "mask-silicone", "dev")}
     lst = discover_dataset("generic", trees["generic-lst"]).records
     assert {(r.video_id, r.split, r.pai) for r in lst if r.subject == "3"} == {("media/live_3", "test", ""), ("media/print_3", "test", "print-1")}
-    report = prepare_dataset("lab", trees["generic-lst"], tmp_path / "c", SMALL, layout="generic")
+    report = prepare_dataset("lab", trees["generic-lst"], tmp_path / "c", SMALL, layout="generic", workers=1)
     assert report.videos == 6 and load_prepared("lab", cache_dir=tmp_path / "c").domain[0] == "generic"
 
 
@@ -116,6 +116,6 @@ def test_manifest_records_the_conventions(prepared):
 @pytest.mark.parametrize("frames,expected", [("uniform:3", [0, 4, 7]), ("every:3", [0, 3, 6])])
 def test_other_frame_conventions(trees, tmp_path, frames, expected):
     settings = PrepareSettings(frames=frames, size=32)
-    prepare_dataset("replay-attack", trees["replay-attack"], tmp_path, settings)
+    prepare_dataset("replay-attack", trees["replay-attack"], tmp_path, settings, workers=1)
     data = load_prepared("replay-attack", cache_dir=tmp_path)
     assert len(data) == 9 * len(expected) and set(map(tuple, data.meta["frame_indices"].values())) == {tuple(expected)}

@@ -31,6 +31,8 @@ PROTOCOLS = "protocols.json"
 VIDEOS = "videos.json"
 SHARD_DIR = "shards"
 FORMAT_VERSION = 1
+# what each shard's manifest entry lists about its videos; merged into the manifest's top level on completion
+SHARD_LISTS = {"skipped": list, "damaged": dict, "centre_fallbacks": dict, "dropped_no_face": list, "short_videos": dict}
 OCIM_NAME = "ocim"
 
 
@@ -85,6 +87,10 @@ class PreparedSummary:
     frames: str
     size: int
     depth_source: str
+    centre_fallback_videos: int = 0  # videos kept with at least one centre-fallback crop
+    centre_crops: int = 0
+    damaged: int = 0  # videos whose frames did not all decode (kept or skipped)
+    dropped_no_face: int = 0
 
 
 def summarise_prepared(cache_dir: Path) -> PreparedSummary | None:
@@ -98,7 +104,37 @@ def summarise_prepared(cache_dir: Path) -> PreparedSummary | None:
         videos_done=sum(s["videos"] for s in shards), videos_total=int(manifest.get("n_videos", 0)),
         images=sum(s["images"] for s in shards), frames=settings.get("frames", "?"), size=int(settings.get("size", 0)),
         depth_source=settings.get("depth_source", "?"),
+        centre_fallback_videos=len(merged_shard_list(manifest, "centre_fallbacks")),
+        centre_crops=sum(s.get("centre_crops", 0) for s in shards), damaged=len(merged_shard_list(manifest, "damaged")),
+        dropped_no_face=len(merged_shard_list(manifest, "dropped_no_face")),
     )
+
+
+def merged_shard_list(manifest: dict[str, Any], key: str) -> dict | list:
+    """One of ``SHARD_LISTS`` merged over the shards written so far (also for a partial prepare)."""
+    kind = SHARD_LISTS[key]
+    merged = kind()
+    for index in sorted(manifest.get("shards", {})):
+        part = manifest["shards"][index].get(key, kind())
+        (merged.update if kind is dict else merged.extend)(part)
+    return merged
+
+
+def face_crop_note(name: str, face_stats: dict[str, int], centre_fallbacks: dict[str, list[int]], damaged: dict[str, dict]) -> list[str]:
+    """The sentences a result note states about how the crops of a prepared dataset were made."""
+    images, centre = face_stats.get("images", 0), face_stats.get("centre_crops", 0)
+    if centre:
+        notes = [f"Face crops of {name}: {centre} of {images} are centre fallbacks (no face found at or near the sampled frame), "
+                 f"in {len(centre_fallbacks)} videos listed in the cache manifest; "
+                 f"{face_stats.get('substituted_nearest_face', 0)} took the nearest frame with a face."]
+    else:
+        notes = [f"Face crops of {name}: none of the {images} is a centre fallback (a face was found at or near every sampled frame); "
+                 f"{face_stats.get('substituted_nearest_face', 0)} took the nearest frame with a face."]
+    kept_damaged = [v for v, facts in damaged.items() if not facts.get("skipped")]
+    if kept_damaged:
+        notes.append(f"{len(kept_damaged)} damaged videos of {name} (fewer frames decode than their container states) were "
+                     "sampled on the frames that decode.")
+    return notes
 
 
 def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path | None = None) -> SampleSet:
@@ -139,8 +175,12 @@ def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path 
         "face_detector": settings["detector"], "depth_source": settings["depth_source"],
         "parsing_source": settings["parsing_source"], "parsing_classes": settings["parsing_classes"],
         "face_stats": manifest.get("face_stats", {}), "skipped": manifest.get("skipped", []),
+        "damaged": manifest.get("damaged", {}), "centre_fallbacks": manifest.get("centre_fallbacks", {}),
+        "dropped_no_face": manifest.get("dropped_no_face", []),
         "protocol_lists": _read_json(cache_dir / PROTOCOLS, {}), "videos": _read_json(cache_dir / VIDEOS, {}),
         "frame_indices": frame_indices,
+        "data_notes": face_crop_note(manifest["name"], manifest.get("face_stats", {}), manifest.get("centre_fallbacks", {}),
+                                     manifest.get("damaged", {})),
     }
     return data
 
@@ -172,7 +212,7 @@ def join_datasets(sets: list[SampleSet], name: str) -> SampleSet:
         "name": name, "source": "prepared", "datasets": [s.meta["name"] for s in sets],
         "frames": sorted({s.meta["frames"] for s in sets}), "image_size": first["image_size"],
         "depth_source": first["depth_source"], "parsing_source": first["parsing_source"],
-        "parsing_classes": first["parsing_classes"],
+        "parsing_classes": first["parsing_classes"], "data_notes": [n for s in sets for n in s.meta.get("data_notes", [])],
     }
     return joined
 

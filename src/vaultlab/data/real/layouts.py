@@ -1,13 +1,14 @@
 """The dataset adapters by canonical name, and the names users type for them.
 
 An adapter module has ``NAME``, ``discover(root) -> list[VideoRecord]`` and, when the dataset ships
-official protocol lists, ``protocol_lists(root, records) -> {protocol: {split: [video_id]}}``.
+official protocol lists, ``protocol_lists(root, records, warnings) -> {protocol: {split: [video_id]}}``
+(problems that do not stop the prepare are appended to ``warnings`` as ``file:line: …``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -44,6 +45,7 @@ class Discovery:
     layout: str
     records: list[VideoRecord]
     protocol_lists: dict[str, dict[str, list[str]]]
+    warnings: list[str] = field(default_factory=list)
 
 
 def discover_dataset(layout: str, root: Path, options: dict | None = None) -> Discovery:
@@ -58,5 +60,6 @@ def discover_dataset(layout: str, root: Path, options: dict | None = None) -> Di
         if record.video_id in seen:
             raise ValueError(f"{record.path}: video id {record.video_id!r} is also used by {seen[record.video_id]}")
         seen[record.video_id] = record.path
-    lists = adapter.protocol_lists(root, records) if hasattr(adapter, "protocol_lists") else {}
-    return Discovery(layout=adapter.NAME, records=records, protocol_lists=lists)
+    warnings: list[str] = []
+    lists = adapter.protocol_lists(root, records, warnings) if hasattr(adapter, "protocol_lists") else {}
+    return Discovery(layout=adapter.NAME, records=records, protocol_lists=lists, warnings=warnings)

@@ -1,48 +1,59 @@
 """``vaultlab data prepare``: official tree → face crops in resumable shards (see cache.py).
 
-Per video: sample frame indices by the named convention, decode them with PyAV, find the face
-(Haar), crop and resize. A sampled frame without a face takes the crop of the nearest frame within
-±``NEIGHBOUR_WINDOW`` that has one; failing that, a centre crop. Both fallbacks are counted and
-written to the manifest; ``require_face`` makes the second an error naming the video.
+Videos are cropped in parallel worker processes (``crops.py`` holds what one video goes through)
+and come back in record order, so the shards hold the same crops whatever the number of workers.
+A shard is written, with its manifest entry, as soon as its videos are in; a killed or failed
+prepare resumes at the first unfinished shard.
+
+What the user decides here, per video:
+- unreadable (nothing decodes): an error naming the file, or skipped and listed with ``skip_bad``;
+- damaged (fewer frames decode than the container states): kept with the frames that exist and
+  listed with what was requested and kept, or skipped and listed with ``skip_bad``;
+- face-less (a sampled frame fell back to a centre crop): kept and listed, or dropped and listed
+  with ``require_face``;
+- too short for the convention (6+mid on fewer than 13 frames): kept, indices clamped, listed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vaultlab.data.real import celeba_spoof
 from vaultlab.data.real.cache import (
     FORMAT_VERSION,
     MANIFEST,
     PROTOCOLS,
     SHARD_DIR,
+    SHARD_LISTS,
     VIDEOS,
     PreparedDataError,
+    merged_shard_list,
     read_manifest,
     records_digest,
     shard_path,
     write_json_atomic,
 )
-from vaultlab.data.real.faces import DETECTOR_NAME, FaceDetector, centre_square, crop_resized, square_around
+from vaultlab.data.real.crops import CropSpec, VideoCrops, crop_in_worker, crop_presentation, start_worker
+from vaultlab.data.real.faces import DETECTOR_NAME, FaceDetector
 from vaultlab.data.real.layouts import discover_dataset
 from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE, pseudo_targets
 from vaultlab.data.real.records import VideoRecord
-from vaultlab.data.real.sampling import FrameConvention, parse_frame_convention, sampled_frame_indices
-from vaultlab.data.real.video import UnreadableMediaError, count_frames, iter_frames, read_image
+from vaultlab.data.real.sampling import parse_frame_convention
+from vaultlab.data.real.video import UnreadableMediaError
 from vaultlab.data.sampleset import SampleSet
 
-NEIGHBOUR_WINDOW = 25  # frames searched either side of a face-less sampled frame (1 s at 25 fps)
 DEFAULT_SHARD_SIZE = 32  # videos per shard
 
 
-class FaceNotFoundError(RuntimeError):
-    """--require-face and a sampled frame with no face anywhere near it (message names the video)."""
+def default_workers() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -57,95 +68,34 @@ class PrepareSettings:
                 "shard_size": self.shard_size, "detector": DETECTOR_NAME, "depth_source": DEPTH_SOURCE,
                 "parsing_source": PARSING_SOURCE, "parsing_classes": PARSING_CLASSES}
 
-
-@dataclass
-class VideoCrops:
-    images: np.ndarray  # uint8 [k, size, size, 3]
-    frame_indices: list[int]
-    substituted: int = 0  # sampled frames that took the nearest frame with a face
-    centre_crops: int = 0  # sampled frames with no face near them
+    @property
+    def crop_spec(self) -> CropSpec:
+        return CropSpec(parse_frame_convention(self.frames).text, self.size, self.crop_scale)
 
 
 @dataclass
 class PrepareReport:
+    """This run's work (videos, images, seconds) and the whole cache's findings (from the manifest)."""
+
     name: str
     cache_dir: Path
     videos: int = 0
     videos_resumed: int = 0
     images: int = 0
+    seconds: float = 0.0
+    workers: int = 1
     substituted: int = 0
     centre_crops: int = 0
-    skipped: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # paths: unreadable, or damaged with skip_bad
+    damaged: dict[str, dict] = field(default_factory=dict)  # video id → declared, decoded, requested, kept (+ skipped)
+    centre_fallbacks: dict[str, list[int]] = field(default_factory=dict)  # video id → frames cropped at the centre
+    dropped_no_face: list[str] = field(default_factory=list)  # video ids dropped by require_face
+    short_videos: dict[str, int] = field(default_factory=dict)  # video id → frames, for the convention's clamp
+    warnings: list[str] = field(default_factory=list)  # from the layout (e.g. OULU list tokens), file:line first
 
     @property
     def images_per_second(self) -> float:
         return self.images / self.seconds if self.seconds else 0.0
-
-
-def crop_video(record: VideoRecord, convention: FrameConvention, detector: FaceDetector, size: int, crop_scale: float,
-               require_face: bool = False) -> VideoCrops:
-    if record.is_image:
-        return _crop_image(record, detector, size, crop_scale, require_face)
-    rotation = int(record.extra.get("rotate_degrees", 0))
-    indices = sampled_frame_indices(convention, count_frames(record.path))
-    if not indices:
-        raise UnreadableMediaError(f"{record.path}: the video has no frames; check the file or rerun with --skip-bad")
-    crops: dict[int, np.ndarray] = {}
-    faceless: list[int] = []
-    for index, rgb in iter_frames(record.path, indices, rotation):
-        box = detector.largest_face(rgb)
-        if box is None:
-            faceless.append(index)
-            crops[index] = crop_resized(rgb, centre_square(rgb), size)  # replaced below if a neighbour has a face
-        else:
-            crops[index] = crop_resized(rgb, square_around(box, crop_scale), size)
-    if not crops:
-        raise UnreadableMediaError(f"{record.path}: no frame decodes; check the file or rerun with --skip-bad")
-    substituted = _nearest_face_crops(record, faceless, detector, size, crop_scale, rotation)
-    for index, crop in substituted.items():
-        crops[index] = crop
-    centred = [i for i in faceless if i not in substituted]
-    if centred and require_face:
-        raise FaceNotFoundError(f"{record.path}: no face in frames {centred} nor within ±{NEIGHBOUR_WINDOW} frames; "
-                                "check the video, or drop --require-face to use a centre crop")
-    order = sorted(crops)
-    return VideoCrops(np.stack([crops[i] for i in order]), order, len(substituted), len(centred))
-
-
-def _nearest_face_crops(record: VideoRecord, faceless: list[int], detector: FaceDetector, size: int, crop_scale: float,
-                        rotation: int) -> dict[int, np.ndarray]:
-    """For each face-less sampled frame, the crop of the nearest frame (±window) where a face is found."""
-    if not faceless:
-        return {}
-    wanted = sorted({j for i in faceless for j in range(max(0, i - NEIGHBOUR_WINDOW), i + NEIGHBOUR_WINDOW + 1) if j != i})
-    best: dict[int, tuple[int, np.ndarray]] = {}
-    for index, rgb in iter_frames(record.path, wanted, rotation):
-        near = [i for i in faceless if abs(index - i) <= NEIGHBOUR_WINDOW and (i not in best or abs(index - i) < best[i][0])]
-        if not near:
-            continue
-        box = detector.largest_face(rgb)
-        if box is not None:
-            crop = crop_resized(rgb, square_around(box, crop_scale), size)
-            for i in near:
-                best[i] = (abs(index - i), crop)
-    return {i: crop for i, (_, crop) in best.items()}
-
-
-def _crop_image(record: VideoRecord, detector: FaceDetector, size: int, crop_scale: float, require_face: bool) -> VideoCrops:
-    rgb = read_image(record.path)
-    box = None
-    box_file = Path(record.extra["_box_file"]) if "_box_file" in record.extra else None
-    if box_file is not None and box_file.is_file():
-        given = celeba_spoof.parse_box(box_file.read_text())
-        if given is not None:
-            box = celeba_spoof.scale_box(given, rgb.shape[1], rgb.shape[0])
-    if box is None:
-        box = detector.largest_face(rgb)
-    if box is None and require_face:
-        raise FaceNotFoundError(f"{record.path}: no face box and none detected; check the image, or drop --require-face to use a centre crop")
-    square = centre_square(rgb) if box is None else square_around(box, crop_scale)
-    return VideoCrops(crop_resized(rgb, square, size)[None], [0], 0, int(box is None))
 
 
 def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: int, crop_scale: float) -> SampleSet:
@@ -167,6 +117,34 @@ def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: i
     )
 
 
+def crop_all(records: list[VideoRecord], spec: CropSpec, workers: int) -> Iterator[VideoCrops | str]:
+    """Each record's crops (or its unreadable-media message), in record order, from ``workers`` processes.
+
+    Closing the iterator early (an error, Ctrl-C) stops the pool."""
+    if not records:
+        return
+    if workers <= 1:
+        import cv2
+
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)  # one process, one core: the same work per video as in a worker
+        detector = FaceDetector()
+        try:
+            for record in records:
+                try:
+                    yield crop_presentation(record, spec, detector)
+                except UnreadableMediaError as err:
+                    yield str(err)
+        finally:
+            cv2.setNumThreads(threads)
+        return
+    import multiprocessing
+
+    # spawn, not fork: the parent may run threads (the progress bar) that a forked child would inherit mid-lock
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(records)), initializer=start_worker) as pool:
+        yield from pool.imap(crop_in_worker, [(r, spec) for r in records], chunksize=1)
+
+
 def prepare_dataset(
     name: str,
     root: Path,
@@ -178,15 +156,16 @@ def prepare_dataset(
     require_face: bool = False,
     skip_bad: bool = False,
     force: bool = False,
+    workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PrepareReport:
     """Prepare (or resume preparing) dataset ``name`` from the official tree at ``root`` into ``cache_dir``.
 
-    ``on_progress(done, total)`` is called after each video. Errors name the file; shards finished
-    before an error stay on disk and a rerun resumes after them.
+    ``workers`` processes crop the videos (default: the cores available); the output does not
+    depend on it. ``on_progress(done, total)`` is called after each video. Errors name the file;
+    shards finished before an error stay on disk and a rerun resumes after them.
     """
     start = time.perf_counter()
-    convention = parse_frame_convention(settings.frames)
     found = discover_dataset(layout or name, Path(root), layout_options)
     records = found.records
     wanted_settings = settings.as_manifest()
@@ -205,54 +184,76 @@ def prepare_dataset(
                     "shards": {}, "complete": False}
         write_json_atomic(cache_dir / PROTOCOLS, found.protocol_lists)
         write_json_atomic(cache_dir / VIDEOS, {r.video_id: {k: v for k, v in r.extra.items() if not k.startswith("_")} for r in records})
-        write_json_atomic(cache_dir / MANIFEST, manifest)
+    manifest["warnings"] = found.warnings
+    write_json_atomic(cache_dir / MANIFEST, manifest)
 
-    report = PrepareReport(name=name, cache_dir=cache_dir)
-    detector = FaceDetector()
+    workers = max(1, workers or default_workers())
+    report = PrepareReport(name=name, cache_dir=cache_dir, workers=workers)
     shard_size = settings.shard_size
-    done = 0
-    for shard_index, first in enumerate(range(0, len(records), shard_size)):
-        batch = records[first : first + shard_size]
-        key = f"{shard_index:05d}"
-        if key in manifest["shards"] and shard_path(cache_dir, shard_index).is_file():
-            done += len(batch)
-            report.videos_resumed += len(batch)
-            if on_progress:
-                on_progress(done, len(records))
-            continue
-        kept, crops, skipped = [], [], []
-        for record in batch:
-            try:
-                video = crop_video(record, convention, detector, settings.size, settings.crop_scale, require_face)
-            except UnreadableMediaError:
-                if not skip_bad:
-                    raise
-                skipped.append(str(record.path))
-            else:
-                kept.append(record)
-                crops.append(video)
-            done += 1
-            if on_progress:
-                on_progress(done, len(records))
-        shard = shard_sampleset(kept, crops, settings.size, settings.crop_scale)
-        path = shard_path(cache_dir, shard_index)
-        shard.save(path)
-        manifest["shards"][key] = {
-            "file": str(path.relative_to(cache_dir)), "videos": len(kept), "images": len(shard),
-            "substituted": sum(c.substituted for c in crops), "centre_crops": sum(c.centre_crops for c in crops), "skipped": skipped,
-        }
-        write_json_atomic(cache_dir / MANIFEST, manifest)
-        report.videos += len(kept)
-        report.images += len(shard)
-        report.substituted += manifest["shards"][key]["substituted"]
-        report.centre_crops += manifest["shards"][key]["centre_crops"]
-        report.skipped += skipped
+    batches = [(f"{i:05d}", i, records[first : first + shard_size]) for i, first in enumerate(range(0, len(records), shard_size))]
+    todo = [(key, i, batch) for key, i, batch in batches if not (key in manifest["shards"] and shard_path(cache_dir, i).is_file())]
+    report.videos_resumed = len(records) - sum(len(batch) for _, _, batch in todo)
+    done = report.videos_resumed
+    if on_progress:
+        on_progress(done, len(records))
+    results = crop_all([r for _, _, batch in todo for r in batch], settings.crop_spec, workers)
+    try:
+        for key, shard_index, batch in todo:
+            kept, crops = [], []
+            entry: dict = {name: kind() for name, kind in SHARD_LISTS.items()}
+            for record in batch:
+                result = next(results)
+                done += 1
+                if on_progress:
+                    on_progress(done, len(records))
+                if _keep(record, result, entry, skip_bad=skip_bad, require_face=require_face):
+                    kept.append(record)
+                    crops.append(result)
+            shard = shard_sampleset(kept, crops, settings.size, settings.crop_scale)
+            path = shard_path(cache_dir, shard_index)
+            shard.save(path)
+            entry |= {"file": str(path.relative_to(cache_dir)), "videos": len(kept), "images": len(shard),
+                      "substituted": sum(c.substituted for c in crops), "centre_crops": sum(c.centre_crops for c in crops)}
+            manifest["shards"][key] = entry
+            write_json_atomic(cache_dir / MANIFEST, manifest)
+            report.videos += len(kept)
+            report.images += len(shard)
+    finally:
+        results.close()
 
-    shards = manifest["shards"].values()
-    manifest["face_stats"] = {"images": sum(s["images"] for s in shards), "substituted_nearest_face": sum(s["substituted"] for s in shards),
-                              "centre_crops": sum(s["centre_crops"] for s in shards)}
-    manifest["skipped"] = [p for s in shards for p in s["skipped"]]
+    shards = [manifest["shards"][k] for k in sorted(manifest["shards"])]
+    for list_name in SHARD_LISTS:
+        manifest[list_name] = merged_shard_list(manifest, list_name)
+        setattr(report, list_name, manifest[list_name])
+    report.substituted = sum(s["substituted"] for s in shards)
+    report.centre_crops = sum(s["centre_crops"] for s in shards)
+    report.warnings = found.warnings
+    manifest["face_stats"] = {"images": sum(s["images"] for s in shards), "substituted_nearest_face": report.substituted,
+                              "centre_crops": report.centre_crops, "centre_fallback_videos": len(manifest["centre_fallbacks"])}
     manifest["complete"] = True
     write_json_atomic(cache_dir / MANIFEST, manifest)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _keep(record: VideoRecord, result: VideoCrops | str, entry: dict, *, skip_bad: bool, require_face: bool) -> bool:
+    """Whether the video goes into the shard; what happened to it is written into the shard's manifest entry."""
+    if isinstance(result, str):
+        if not skip_bad:
+            raise UnreadableMediaError(result)
+        entry["skipped"].append(str(record.path))
+        return False
+    if result.damage is not None:
+        if skip_bad:
+            entry["damaged"][record.video_id] = result.damage | {"kept": [], "skipped": True}
+            entry["skipped"].append(str(record.path))
+            return False
+        entry["damaged"][record.video_id] = result.damage
+    if result.centre_frames:
+        if require_face:
+            entry["dropped_no_face"].append(record.video_id)
+            return False
+        entry["centre_fallbacks"][record.video_id] = result.centre_frames
+    if result.short_of:
+        entry["short_videos"][record.video_id] = result.short_of
+    return True

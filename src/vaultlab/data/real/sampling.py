@@ -5,6 +5,8 @@
 - ``uniform:k``  k frames evenly spaced over the video (CDCN / SSAN use 8).
 
 Indices past the end are clamped to the last frame; duplicates collapse (a short video gives fewer).
+Only ``6+mid`` can ask past the end (a video of fewer than 13 frames); ``asks_past_end`` says when, so
+the prepare names such videos instead of clamping silently.
 """
 
 from __future__ import annotations
@@ -41,15 +43,23 @@ def parse_frame_convention(text: str) -> FrameConvention:
     raise ValueError(f"frame convention {text!r} is not one of '6+mid', 'every:k', 'every:k:max', 'uniform:k' (k ≥ 1)")
 
 
-def sampled_frame_indices(convention: FrameConvention, n_frames: int) -> list[int]:
+def requested_frame_indices(convention: FrameConvention, n_frames: int) -> list[int]:
+    """The indices the convention asks for in a video of ``n_frames`` frames, before clamping."""
     if n_frames <= 0:
         return []
-    last = n_frames - 1
     if convention.kind == "6+mid":
-        wanted = [6, 6 + n_frames // 2]
-    elif convention.kind == "every":
+        return [6, 6 + n_frames // 2]
+    if convention.kind == "every":
         end = min(n_frames, convention.limit) if convention.limit else n_frames
-        wanted = list(range(0, max(end, 1), convention.k))
-    else:
-        wanted = np.linspace(0, last, convention.k).round().astype(int).tolist()
-    return sorted({min(i, last) for i in wanted})
+        return list(range(0, max(end, 1), convention.k))
+    return np.linspace(0, n_frames - 1, convention.k).round().astype(int).tolist()
+
+
+def asks_past_end(convention: FrameConvention, n_frames: int) -> bool:
+    return any(i >= n_frames for i in requested_frame_indices(convention, n_frames))
+
+
+def sampled_frame_indices(convention: FrameConvention, n_frames: int) -> list[int]:
+    """The convention's indices clamped to the last frame, without duplicates."""
+    last = n_frames - 1
+    return sorted({min(i, last) for i in requested_frame_indices(convention, n_frames)})

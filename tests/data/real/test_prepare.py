@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from vaultlab.data.real.cache import load_prepared
 from vaultlab.data.real.layouts import discover_dataset
 from vaultlab.data.real.prepare import PrepareSettings, prepare_dataset
-from vaultlab.data.sampleset import SampleSet
+from vaultlab.data.sampleset import SampleSet, pai_family
 
 SMALL = PrepareSettings(frames="6+mid", size=32, shard_size=8)
 
@@ -20,6 +21,41 @@ def videos_of(data: SampleSet, **where) -> set[str]:
     for column, value in where.items():
         mask &= getattr(data, column) == value
     return set(data.video[mask].tolist())
+
+
+def video_counts(data: SampleSet) -> dict[tuple[str, int, str], int]:
+    """Videos per (split, label, attack family)."""
+    seen = {}
+    for video, split, label, pai in zip(data.video.tolist(), data.split.tolist(), data.label.tolist(), data.pai.tolist()):
+        seen[video] = (split, label, pai_family(pai))
+    return dict(Counter(seen.values()))
+
+
+def test_counts_per_split_label_and_attack_family(prepared):
+    vault, _ = prepared
+    counts = {name: video_counts(load_prepared(name, vault)) for name in ("oulu-npu", "casia-fasd", "replay-attack", "msu-mfsd")}
+    # OULU: per folder 2 phones × 2 sessions × (1 real + 2 print + 2 replay)
+    assert counts["oulu-npu"] == {(s, label, family): n for s in ("train", "dev", "test")
+                                  for label, family, n in ((1, "", 4), (0, "print", 8), (0, "replay", 8))}
+    # CASIA: codes 1 and HR_1 real, 3 warped print, HR_4 replay; train clients 1–3, carved dev client 4, test clients 21–22
+    assert counts["casia-fasd"] == {("train", 1, ""): 6, ("train", 0, "print"): 3, ("train", 0, "replay"): 3,
+                                    ("dev", 1, ""): 2, ("dev", 0, "print"): 1, ("dev", 0, "replay"): 1,
+                                    ("test", 1, ""): 4, ("test", 0, "print"): 2, ("test", 0, "replay"): 2}
+    # Replay-Attack: per split one real, one print (fixed support), one highdef replay (hand support); enroll/ skipped
+    assert counts["replay-attack"] == {(s, label, family): 1 for s in ("train", "dev", "test")
+                                       for label, family in ((1, ""), (0, "print"), (0, "replay"))}
+    # MSU: train_sub_list 01–03 (03 carved to dev), test_sub_list 04–05; one real and one printed photo each
+    assert counts["msu-mfsd"] == {("train", 1, ""): 2, ("train", 0, "print"): 2, ("dev", 1, ""): 1, ("dev", 0, "print"): 1,
+                                  ("test", 1, ""): 2, ("test", 0, "print"): 2}
+
+
+def test_output_does_not_depend_on_the_number_of_workers(trees, tmp_path):
+    one = prepare_dataset("replay-attack", trees["replay-attack"], tmp_path / "one", SMALL, workers=1)
+    two = prepare_dataset("replay-attack", trees["replay-attack"], tmp_path / "two", SMALL, workers=2)
+    assert (one.workers, two.workers, one.images, two.images) == (1, 2, 18, 18)
+    a, b = load_prepared("replay-attack", cache_dir=tmp_path / "one"), load_prepared("replay-attack", cache_dir=tmp_path / "two")
+    assert np.array_equal(a.images, b.images) and a.video.tolist() == b.video.tolist()
+    assert a.meta["frame_indices"] == b.meta["frame_indices"]
 
 
 def test_oulu_prepared(prepared):
@@ -108,7 +144,7 @@ def test_manifest_records_the_conventions(prepared):
     vault, _ = prepared
     manifest = json.loads((vault / ".vaultlab/cache/datasets/oulu-npu/manifest.json").read_text())
     assert manifest["complete"] and manifest["settings"]["frames"] == "6+mid"
-    assert manifest["settings"]["detector"] == "haar-frontalface-default"
+    assert manifest["settings"]["detector"].startswith("haar-frontalface-default (long side ≤ 320 px")
     assert manifest["settings"]["depth_source"].startswith("ellipse-template")
     assert len(manifest["shards"]) == 8  # 60 videos in shards of 8
 

@@ -34,6 +34,7 @@ def test_depthseg_runs_on_prepared_oulu_protocol_1(prepared, tmp_path):
     [result_note] = (vault / "vaultlab" / "results").glob("*.md")
     body = result_note.read_text(encoding="utf-8")
     assert "dataset: oulu-npu" in body and re.search(r"ellipse", body)  # the pseudo-depth source is stated
+    assert "Face crops of oulu-npu: none of the 120 is a centre fallback" in body  # and how the crops were made
 
 
 def test_folded_oulu_protocol_is_planned_as_its_six_folds(prepared, tmp_path):
@@ -45,3 +46,7 @@ def test_folded_oulu_protocol_is_planned_as_its_six_folds(prepared, tmp_path):
                     "--variant", "pspnet", "--dry-run")
     assert result.exit_code == 0, result.output
     assert all(f"oulu-p3-{k}" in result.output.replace("\n", "") for k in range(1, 7))
+    result = invoke("run", "004", "--vault", str(vault), "--dataset", "oulu-npu", "--protocol", "oulu:P4",
+                    "--variant", "pspnet", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert all(f"oulu-p4-{k}" in result.output.replace("\n", "") for k in range(1, 7))

@@ -91,6 +91,10 @@ def _first(items: list[str]) -> str:
     return "; ".join(items[:SHOWN]) + more
 
 
+def _videos(n: int) -> str:
+    return f"{n} video" + ("" if n == 1 else "s")
+
+
 def prepare_findings(report, frames: str) -> list[str]:
     """What the user should know about the prepared videos, each finding naming the first few (all in manifest.json)."""
     lines = [f"warning: {w}" for w in report.warnings[:SHOWN]]
@@ -98,21 +102,22 @@ def prepare_findings(report, frames: str) -> list[str]:
         lines.append(f"warning: … and {len(report.warnings) - SHOWN} more in manifest.json")
     damaged = {v: f for v, f in report.damaged.items() if not f.get("skipped")}
     if damaged:
-        lines.append(f"damaged, kept with the frames that decode ({len(damaged)}): " + _first(
+        lines.append(f"damaged, kept with the frames that decode ({_videos(len(damaged))}): " + _first(
             [f"{v} (container states {f['declared']} frames, {f['decoded']} decode; asked {f['requested']}, kept {f['kept']})"
              for v, f in damaged.items()]))
     if report.skipped:
         lines.append(f"skipped {len(report.skipped)} unreadable or damaged (--skip-bad): {_first(report.skipped)}")
     if report.centre_fallbacks:
-        lines.append(f"no face at or near a sampled frame: {len(report.centre_fallbacks)} videos kept with {report.centre_crops} "
+        lines.append(f"no face at or near a sampled frame: {_videos(len(report.centre_fallbacks))} kept with {report.centre_crops} "
                      f"centre crops (drop them with --require-face): " + _first([f"{v} frames {f}" for v, f in report.centre_fallbacks.items()]))
     if report.dropped_no_face:
-        lines.append(f"dropped {len(report.dropped_no_face)} videos with no face near a sampled frame (--require-face): {_first(report.dropped_no_face)}")
+        lines.append(f"dropped {_videos(len(report.dropped_no_face))} with no face near a sampled frame (--require-face): "
+                     f"{_first(report.dropped_no_face)}")
     if report.substituted:
         lines.append(f"{report.substituted} sampled frames without a face took the nearest frame with one")
     if report.short_videos:
-        lines.append(f"{len(report.short_videos)} videos are shorter than {frames} asks for; their indices were clamped to the last frame: "
-                     + _first([f"{v} ({n} frames)" for v, n in report.short_videos.items()]))
+        lines.append(f"{_videos(len(report.short_videos))} shorter than {frames} asks for (the shortest has "
+                     f"{min(report.short_videos.values())} frames); their indices were clamped to the last frame: {_first(list(report.short_videos))}")
     return lines
 
 

@@ -34,17 +34,19 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "data" / "real"))
-from conftest import face_image, write_video  # noqa: E402  (the test fixtures' face drawing and encoder)
+from vaultlab.data.real.cache import load_prepared
+from vaultlab.data.real.prepare import PrepareSettings, default_workers, prepare_dataset
 
-from vaultlab.data.real.cache import load_prepared  # noqa: E402
-from vaultlab.data.real.prepare import PrepareSettings, default_workers, prepare_dataset  # noqa: E402
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"  # the tests' face drawing and encoder
 
 UNIQUE_VIDEOS = 4  # encoded once each, then copied under the other names (encoding 1080p is slow)
 
 
 def make_1080p_tree(root: Path, videos: int, frames: int) -> None:
     """Real videos at 1920×1080 with a 500-px face moving slightly; the Replay-Attack file grammar."""
+    sys.path.insert(0, str(FIXTURES))  # imported here, not at the top: worker processes re-import this module
+    from conftest import face_image, write_video
+
     rng = np.random.default_rng(0)
     background = rng.integers(60, 110, (1080, 1920, 3), dtype=np.uint8)
     noise = [rng.integers(0, 8, (1080, 1920, 3), dtype=np.uint8) for _ in range(7)]  # sensor noise: neighbouring frames differ

@@ -84,8 +84,8 @@ def iter_frames(path: Path, indices: Iterable[int], index: VideoIndex | None = N
                 done.add(i)
                 yield i, rgb
             return
-        except _UnnamedFrame:
-            pass  # a decoder that drops timestamps: count frames from the start instead
+        except _SeekUnusable:
+            pass
     for i, rgb in _read_from_start(path, wanted, extra_rotation):
         if i not in done:
             yield i, rgb
@@ -106,8 +106,8 @@ def decodable_frames(path: Path, index: VideoIndex | None = None) -> list[int]:
     return sorted(set(found))
 
 
-class _UnnamedFrame(Exception):
-    pass
+class _SeekUnusable(Exception):
+    """The container refuses the seek, or the decoder drops timestamps: read from the start instead."""
 
 
 def _read_seeking(path: Path, wanted: list[int], index: VideoIndex, extra_rotation: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -129,11 +129,14 @@ def _read_seeking(path: Path, wanted: list[int], index: VideoIndex, extra_rotati
                 key = index.keyframes[bisect_right(index.keyframes, target) - 1]
                 if frames is None or key > position + 1:
                     if key > 0 or frames is not None:
-                        container.seek(index.pts[key], stream=stream, backward=True, any_frame=False)
+                        try:
+                            container.seek(index.pts[key], stream=stream, backward=True, any_frame=False)
+                        except av.FFmpegError:
+                            raise _SeekUnusable from None
                     frames, floor = container.decode(stream), key
                 for frame in frames:
                     if frame.pts not in position_of:
-                        raise _UnnamedFrame
+                        raise _SeekUnusable
                     i = position_of[frame.pts]
                     if i < floor:
                         continue

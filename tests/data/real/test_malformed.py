@@ -107,7 +107,7 @@ def test_truncated_video_is_reported_and_sampled_on_the_frames_that_exist(trees,
     assert read_manifest(tmp_path / "c")["damaged"] == {"train_release/2/3": facts}
     data = load_prepared("casia-fasd", cache_dir=tmp_path / "c")
     assert data.meta["frame_indices"]["train_release/2/3"] == [4] and (data.video == "train_release/2/3").sum() == 1
-    assert any("1 damaged videos of casia-fasd" in note for note in data.meta["data_notes"])
+    assert "Damaged videos of casia-fasd (fewer frames decode than their container states), sampled on the frames that decode: 1." in data.meta["data_notes"]
 
     skipping = prepare_dataset("casia-fasd", root, tmp_path / "skip", SMALL, skip_bad=True, workers=1)
     assert skipping.skipped == [str(truncated)] and skipping.videos == 23
@@ -123,7 +123,7 @@ def test_faceless_video_is_named_and_kept_or_dropped(trees, tmp_path):
     manifest = read_manifest(tmp_path / "lenient")
     assert manifest["centre_fallbacks"] == {REPLAY_REAL_DEV: [6, 7]} and manifest["face_stats"]["centre_fallback_videos"] == 1
     notes = load_prepared("replay-attack", cache_dir=tmp_path / "lenient").meta["data_notes"]
-    assert notes[0].startswith("Face crops of replay-attack: 2 of 18 are centre fallbacks") and "in 1 videos" in notes[0]
+    assert notes[0].startswith("Face crops of replay-attack: 2 of 18 are centre fallbacks") and "in 1 video listed" in notes[0]
 
     strict = prepare_dataset("replay-attack", root, tmp_path / "strict", SMALL, require_face=True, workers=1)
     assert strict.dropped_no_face == [REPLAY_REAL_DEV] and strict.videos == 8 and strict.centre_crops == 0

@@ -125,15 +125,15 @@ def face_crop_note(name: str, face_stats: dict[str, int], centre_fallbacks: dict
     images, centre = face_stats.get("images", 0), face_stats.get("centre_crops", 0)
     if centre:
         notes = [f"Face crops of {name}: {centre} of {images} are centre fallbacks (no face found at or near the sampled frame), "
-                 f"in {len(centre_fallbacks)} videos listed in the cache manifest; "
+                 f"in {len(centre_fallbacks)} video{'' if len(centre_fallbacks) == 1 else 's'} listed in the cache manifest; "
                  f"{face_stats.get('substituted_nearest_face', 0)} took the nearest frame with a face."]
     else:
         notes = [f"Face crops of {name}: none of the {images} is a centre fallback (a face was found at or near every sampled frame); "
                  f"{face_stats.get('substituted_nearest_face', 0)} took the nearest frame with a face."]
     kept_damaged = [v for v, facts in damaged.items() if not facts.get("skipped")]
     if kept_damaged:
-        notes.append(f"{len(kept_damaged)} damaged videos of {name} (fewer frames decode than their container states) were "
-                     "sampled on the frames that decode.")
+        notes.append(f"Damaged videos of {name} (fewer frames decode than their container states), sampled on the frames "
+                     f"that decode: {len(kept_damaged)}.")
     return notes
 
 

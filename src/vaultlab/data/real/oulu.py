@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from vaultlab.data.real.records import DatasetLayoutError, VideoRecord, media_files, require_dir, require_file
+from vaultlab.data.sampleset import pai_family
 
 NAME = "oulu-npu"
 SPLIT_FOLDERS = {"train": "Train_files", "dev": "Dev_files", "test": "Test_files"}
@@ -65,8 +66,7 @@ def check_token(token: int, record: VideoRecord, where: str) -> str | None:
                                  f"its file code {record.extra['file']} says {'real' if record.label else record.pai}")
     if token > 0:
         return None
-    species = record.pai.split("-", 1)[0]
-    if TOKEN_SPECIES.get(token) == species:
+    if TOKEN_SPECIES.get(token) == pai_family(record.pai):
         return None
     named = TOKEN_SPECIES.get(token, "no known species")
     return f"{where}: token {token} ({named}) for {record.video_id}, whose file code {record.extra['file']} says {record.pai}; kept as {record.pai}"

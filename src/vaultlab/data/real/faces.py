@@ -4,8 +4,9 @@ The FAS literature uses MTCNN or RetinaFace; neither ships weights we may use of
 download, so vaultlab uses the cascade in ``cv2.data.haarcascades`` (opencv-python 4.x; 5.x ships
 none) and records it, with its search settings, in the manifest. The search runs on the frame shrunk
 to a long side of ``DETECTION_SIDE`` and looks only for faces of at least ``MIN_FACE_FRACTION`` of the
-short side: FAS videos film one face at arm's length (a third to a half of a 1080p frame in OULU-NPU),
-and the small scales are where a cascade spends its time. Crops are square around the box
+short side: FAS recordings film one face close to the camera, and the small scales are where a
+cascade spends its time (480 px and a tenth of the side took three times as long on 1080p frames). A
+smaller face is missed and its video listed as face-less, never silently. Crops are square around the box
 centre, ``crop_scale`` × the box side (1.3, the test-time scale of CDCN and SSAN), zero-padded at
 the frame edge like Bob's FaceCrop.
 """

@@ -5,7 +5,7 @@ download, so vaultlab uses the cascade in ``cv2.data.haarcascades`` (opencv-pyth
 none) and records it, with its search settings, in the manifest. The search runs on the frame shrunk
 to a long side of ``DETECTION_SIDE`` and looks only for faces of at least ``MIN_FACE_FRACTION`` of the
 short side: FAS recordings film one face close to the camera, and the small scales are where a
-cascade spends its time (480 px and a tenth of the side took three times as long on 1080p frames). A
+cascade spends its time (480 px and a tenth of the side took 2–5× as long on synthetic 1080p frames). A
 smaller face is missed and its video listed as face-less, never silently. Crops are square around the box
 centre, ``crop_scale`` × the box side (1.3, the test-time scale of CDCN and SSAN), zero-padded at
 the frame edge like Bob's FaceCrop.

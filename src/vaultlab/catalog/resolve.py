@@ -163,7 +163,7 @@ def _note_aliases(note: Note) -> list[str]:
 def base_experiment_id(note: Note, card: MethodCard | None) -> str:
     """``<NNN>_<card id>`` when the file name starts with digits, else ``<card id>``; without a card,
     the Method name (or the file stem) stands in for the card id."""
-    name = card.id if card else _slug(_method_text(note)) or _slug(note.stem) or "note"
+    name = card.id if card else _slug(_method_text(note)) or _slug(_LEADING_NUMBER.sub("", note.stem)) or "note"
     number = _LEADING_NUMBER.match(note.stem)
     return f"{number.group(1)}_{name}" if number else name
 
@@ -236,7 +236,8 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         variant_components = {}
 
     if composed:
-        values = {name: r.value for name, r in components.items()}
+        # supervision the note (or config, --set) names, not the card's default, may add a loss
+        values = {name: r.value for name, r in components.items() if name != "supervision" or r.source != "card"}
         for term, loss in compose.supervision_losses(values):
             weights = {**components["losses"].value, loss: 1.0}
             components["losses"] = Resolved(weights, components["losses"].source, components["losses"].detail)

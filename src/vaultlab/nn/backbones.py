@@ -140,7 +140,7 @@ def vit(depth: int = 12) -> nn.Module:
     """ViT-B/16 (timm ``vit_base_patch16_224``) at any input size that is a multiple of 16
     (``dynamic_img_size``: the position embeddings are interpolated, the small-input setting for CPU);
     ``depth`` < 12 keeps only the first blocks (a CPU-sized cut, stated in the run's assumptions)."""
-    return TimmBackbone("vit_base_patch16_224", dynamic_img_size=True, depth=int(depth))
+    return TimmBackbone("vit_base_patch16_224", dynamic_img_size=True, depth=int(depth), out_indices=1)  # the last block's tokens as a map
 
 
 class AlexNetFeatures(nn.Module):

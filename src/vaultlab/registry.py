@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import difflib
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -140,17 +141,43 @@ def manifest() -> dict[str, dict[str, Entry]]:
     entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
     for module, path in _component_modules():
         text = path.read_text(encoding="utf-8")
-        if "register_" not in text:
+        if "@register_" not in text:
             continue
         for entry in _scan_module(module, text, str(path)):
             entries[entry.kind][entry.name] = entry
     return entries
 
 
+_DECORATED = re.compile(r"^@register_\w+", re.MULTILINE)
+_BODY_END = re.compile(r"^\s+(?:async\s+def|def|@)\s*")
+
+
+def _decorated_chunks(text: str) -> list[str]:
+    """Each top-level ``@register_…`` definition cut after its decorator, its header and the literal
+    assignments before its first nested ``def`` (all the scan reads): parsing these few lines instead
+    of the whole module keeps the manifest cheap on the ``sync`` path."""
+    lines = text.splitlines()
+    chunks = []
+    for match in _DECORATED.finditer(text):
+        start = text.count("\n", 0, match.start())
+        end, in_body = start + 1, False
+        while end < len(lines):
+            line = lines[end]
+            if not in_body and line.startswith(("def ", "class ")):
+                in_body = True
+            elif in_body and line[:1] not in ("", " ", "\t", ")"):
+                break  # the next top-level statement
+            elif in_body and _BODY_END.match(line):
+                break  # the first method or nested function: no literal the scan reads comes after it
+            end += 1
+        chunks.append("\n".join(lines[start:end]) + "\n    pass\n")
+    return chunks
+
+
 def _scan_module(module: str, text: str, filename: str) -> list[Entry]:
-    tree = ast.parse(text, filename)
     found = []
-    for node in tree.body:
+    for chunk in _decorated_chunks(text):
+        node = ast.parse(chunk, filename).body[0]
         if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             continue
         for deco in node.decorator_list:
@@ -162,7 +189,7 @@ def _scan_module(module: str, text: str, filename: str) -> list[Entry]:
             elif isinstance(deco, ast.Name) and deco.id == "register_recipe" and isinstance(node, ast.ClassDef):
                 literals = _class_literals(node)
                 if "name" not in literals:
-                    raise ValueError(f"{filename}:{node.lineno}: a @register_recipe class needs a literal `name = \"id\"`")
+                    raise ValueError(f"{filename}: a @register_recipe class needs a literal `name = \"id\"` before its methods")
                 name = literals.pop("name")
                 found.append(Entry("recipe", name, module, node.name, literals))
     return found

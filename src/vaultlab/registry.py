@@ -1,11 +1,11 @@
-"""One registry for every buildable component: backbones, heads, losses and recipes.
+"""One registry for every buildable component: backbones, heads, losses, recipes and protocols.
 
 Following timm's ``register_model`` / ``create_model``: a builder registers itself with a decorator
 (``@register_backbone("resnet18")``) and ``create("backbone", "resnet18", **options)`` is the only way
 to build one. Unlike timm, knowing *which* entries exist never needs an import:
 
 - the **manifest** is read from the source of the component packages (``vaultlab.nn``,
-  ``vaultlab.recipes``) by a static scan of those decorators (``ast``, no import, no torch), so
+  ``vaultlab.recipes``, ``vaultlab.data``) by a static scan of those decorators (``ast``, no import, no torch), so
   ``sync`` and ``list`` decide "runnable" exactly while staying torch-free, and a new module is
   found without editing any list;
 - ``create`` imports the one module the manifest names, then calls the builder the decorator recorded.
@@ -14,7 +14,8 @@ to build one. Unlike timm, knowing *which* entries exist never needs an import:
 component module, so the static scan cannot drift from what the decorators really register.
 
 Decorator forms the scan reads (arguments must be literals):
-``@register_backbone("id", key=literal, …)``, ``@register_head(…)``, ``@register_loss(…)``, and
+``@register_backbone("id", key=literal, …)``, ``@register_head(…)``, ``@register_loss(…)``,
+``@register_protocol(…)``, and
 ``@register_recipe`` on a class whose body sets ``name = "id"`` (and optionally ``hparams = {…}``,
 ``backbones = …`` and ``losses = "any"``, read as literals too).
 """
@@ -31,8 +32,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-KINDS = ("backbone", "head", "loss", "recipe")
-PACKAGES = ("nn", "recipes")  # sub-packages of vaultlab whose modules may register components
+KINDS = ("backbone", "head", "loss", "recipe", "protocol")
+PACKAGES = ("nn", "recipes", "data")  # sub-packages of vaultlab whose top-level modules may register components
 _DECORATORS = {f"register_{kind}": kind for kind in KINDS}
 _RECIPE_CLASS_LITERALS = ("name", "hparams", "backbones", "losses")
 HPARAM_TYPES = ("int", "float", "bool", "str", "list")
@@ -99,6 +100,7 @@ def _named_decorator(kind: str):
 register_backbone = _named_decorator("backbone")
 register_head = _named_decorator("head")
 register_loss = _named_decorator("loss")
+register_protocol = _named_decorator("protocol")
 
 
 def register_recipe(cls):
@@ -116,8 +118,9 @@ def live_entries() -> dict[str, dict[str, Entry]]:
 
 def import_all_components() -> None:
     """Import every module the manifest scans (tests only: this imports torch)."""
-    for module in _component_modules():
-        importlib.import_module(module[0])
+    for module, path in _component_modules():
+        if "@register_" in path.read_text(encoding="utf-8"):
+            importlib.import_module(module)
 
 
 # -- the manifest: the same entries, read from source without importing it ------------------------
@@ -215,7 +218,13 @@ def names(kind: str) -> list[str]:
 
 
 def known(kind: str, name: str) -> bool:
+    """In the manifest: what ``sync`` may call runnable."""
     return name in manifest()[kind]
+
+
+def exists(kind: str, name: str) -> bool:
+    """In the manifest, or registered at run time (a test's own entry)."""
+    return name in _LIVE[kind] or name in manifest()[kind]
 
 
 def entry(kind: str, name: str) -> Entry:

@@ -129,3 +129,8 @@ def test_adding_a_method_needs_only_its_module_and_card(catalog, make_note):
     assert registry.known("recipe", "cdcn") and "cdcn" in load_catalog().cards
     exp = resolve_note(make_note("a.md", {"Method": "CDCN"}), catalog)
     assert exp.card.id == "cdcn" and exp.runnable
+
+
+def test_an_unknown_protocol_blocks_with_the_closest_names(catalog, make_note):
+    exp = resolve_note(make_note("a.md", {"Backbone": "ResNet18", "Loss": "CE loss", "Protocol": "lodoo:D1"}), catalog)
+    assert not exp.runnable and "protocol 'lodoo:D1'" in exp.runnable_reason and "lodo" in exp.runnable_reason

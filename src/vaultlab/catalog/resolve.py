@@ -246,6 +246,10 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         assumptions += compose.composition_assumptions({name: r.value for name, r in components.items()}, dg)
     found_blockers = compose.blockers(card, {name: r.value for name, r in components.items()},
                                       [v["backbone"] for v in variant_components.values() if "backbone" in v]) if card else []
+    protocol_name = str(protocol.value or "").partition(":")[0]
+    if card and protocol_name and not registry.known("protocol", protocol_name):
+        found_blockers.append(compose.Blocker("protocol", str(protocol.value), "no protocol of that name is registered",
+                                              tuple(registry.closest(protocol_name, registry.names("protocol")))))
     runnable, because = _runnable(note, card, state.unmapped_fields, unmapped, found_blockers)
     return Experiment(
         id=base_id,

@@ -67,3 +67,17 @@ def test_torchvision_resnet_weights_load_into_the_timm_resnet(tmp_path):
     backbone_tensors = [k for k in source.state_dict() if not k.startswith("fc.")]
     assert len(loaded) == len(backbone_tensors)
     assert torch.equal(model.state_dict()["backbone.net.conv1.weight"], source.state_dict()["conv1.weight"])
+
+
+def test_resnet_initialises_as_torchvision_does():
+    """Same seed, same weights and same embedding as torchvision's ResNet-18 (numbers of earlier runs stay)."""
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None).eval()
+    reference.fc = torch.nn.Identity()
+    torch.manual_seed(0)
+    ours = build_backbone("resnet18").eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(ours(x), reference(x), atol=1e-5)

@@ -87,19 +87,21 @@ _TIMM = {
 }
 
 
+# ResNets: ``zero_init_last=False`` keeps torchvision's initialisation, so a seed gives the same
+# weights (and numbers) as the torchvision networks vaultlab used before; timm zeroes each block's last BN.
 @register_backbone("resnet18")
 def resnet18() -> nn.Module:
-    return TimmBackbone(_TIMM["resnet18"])
+    return TimmBackbone(_TIMM["resnet18"], zero_init_last=False)
 
 
 @register_backbone("resnet34")
 def resnet34() -> nn.Module:
-    return TimmBackbone(_TIMM["resnet34"])
+    return TimmBackbone(_TIMM["resnet34"], zero_init_last=False)
 
 
 @register_backbone("resnet50")
 def resnet50() -> nn.Module:
-    return TimmBackbone(_TIMM["resnet50"])
+    return TimmBackbone(_TIMM["resnet50"], zero_init_last=False)
 
 
 @register_backbone("vgg16")

@@ -97,3 +97,16 @@ def test_mmd_grows_when_one_domain_shifts():
     loss = registry.create("loss", "mmd")
     shifted = {"embedding": outputs["embedding"].detach() + 3.0 * (batch["domain"] == 0).float()[:, None]}
     assert float(loss(shifted, batch)) > float(loss({"embedding": outputs["embedding"].detach()}, batch))
+
+
+def test_composed_net_builds_the_heads_its_losses_read():
+    from vaultlab.nn.backbones import build_backbone
+    from vaultlab.nn.composed import ComposedNet, heads_for
+
+    heads = heads_for(["bce", "depth_mse", "contrastive_depth", "supcon", "adversarial"])
+    assert heads == ["binary", "depth", "embedding", "domain"]
+    net = ComposedNet(build_backbone("resnet18"), heads, depth_size=8, metric_dim=16, domains=3).eval()
+    with torch.no_grad():
+        out = net(torch.randn(2, 3, 32, 32))
+    assert out["binary"].shape == (2,) and out["depth"].shape == (2, 1, 8, 8) and bool(((out["depth"] >= 0) & (out["depth"] <= 1)).all())
+    assert out["embedding"].shape == (2, 16) and out["domain"].shape == (2, 3)

@@ -79,62 +79,54 @@ class TimmBackbone(nn.Module):
         return self.net(x)[-1].mean(dim=(2, 3))
 
 
-# (vocabulary id, timm architecture): same networks as torchvision's where both exist
-_TIMM = {
-    "resnet18": "resnet18", "resnet34": "resnet34", "resnet50": "resnet50",
-    "vgg16": "vgg16", "densenet121": "densenet121", "densenet161": "densenet161",
-    "mobilenetv2": "mobilenetv2_100", "mobilenetv3": "mobilenetv3_large_100", "efficientnet_b0": "efficientnet_b0",
-}
-
-
 # ResNets: ``zero_init_last=False`` keeps torchvision's initialisation, so a seed gives the same
 # weights (and numbers) as the torchvision networks vaultlab used before; timm zeroes each block's last BN.
 @register_backbone("resnet18")
 def resnet18() -> nn.Module:
-    return TimmBackbone(_TIMM["resnet18"], zero_init_last=False)
+    return TimmBackbone("resnet18", zero_init_last=False)
 
 
 @register_backbone("resnet34")
 def resnet34() -> nn.Module:
-    return TimmBackbone(_TIMM["resnet34"], zero_init_last=False)
+    return TimmBackbone("resnet34", zero_init_last=False)
 
 
 @register_backbone("resnet50")
 def resnet50() -> nn.Module:
-    return TimmBackbone(_TIMM["resnet50"], zero_init_last=False)
+    return TimmBackbone("resnet50", zero_init_last=False)
 
 
 @register_backbone("vgg16")
 def vgg16() -> nn.Module:
     """VGG-16's 13 convolutions (timm ``vgg16``); the 4096-wide FC layers are replaced by global pooling."""
-    return TimmBackbone(_TIMM["vgg16"])
+    return TimmBackbone("vgg16")
 
 
 @register_backbone("densenet121")
 def densenet121() -> nn.Module:
-    return TimmBackbone(_TIMM["densenet121"])
+    return TimmBackbone("densenet121")
 
 
 @register_backbone("densenet161")
 def densenet161() -> nn.Module:
     """DenseNet-161: DeepPixBiS's backbone (George & Marcel 2019)."""
-    return TimmBackbone(_TIMM["densenet161"])
+    return TimmBackbone("densenet161")
 
 
 @register_backbone("mobilenetv2")
 def mobilenetv2() -> nn.Module:
-    return TimmBackbone(_TIMM["mobilenetv2"])
+    return TimmBackbone("mobilenetv2_100")
 
 
 @register_backbone("mobilenetv3")
 def mobilenetv3() -> nn.Module:
     """MobileNetV3-Large (width 1.0)."""
-    return TimmBackbone(_TIMM["mobilenetv3"])
+    return TimmBackbone("mobilenetv3_large_100")
 
 
 @register_backbone("efficientnet_b0")
 def efficientnet_b0() -> nn.Module:
-    return TimmBackbone(_TIMM["efficientnet_b0"])
+    return TimmBackbone("efficientnet_b0")
 
 
 @register_backbone("vit")

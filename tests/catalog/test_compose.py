@@ -87,9 +87,12 @@ def test_a_paper_recipe_runs_only_its_cards_backbones(catalog, make_note):
     assert not exp.runnable and "recipe 'depthseg' trains only pspnet" in exp.runnable_reason
 
 
-def test_the_card_losses_a_note_leaves_out_weigh_zero(catalog, make_note):
-    exp = resolve_note(make_note("a.md", {"Method": "OneSideTriplet", "Loss": "CE loss, Triplet loss"}), catalog)
+def test_the_card_losses_a_note_or_set_leaves_out_weigh_zero(catalog, make_note):
+    note = make_note("a.md", {"Method": "OneSideTriplet", "Loss": "CE loss, Triplet loss"})
+    exp = resolve_note(note, catalog)
     assert exp.components["losses"].value == {"bce": 1.0, "triplet": 1.0, "depth_mse": 0.0, "segmentation_ce": 0.0}
+    exp = resolve_note(make_note("b.md", {"Method": "OneSideTriplet"}), catalog, cli_overrides={"losses": ["Depth loss"]})
+    assert exp.components["losses"].value == {"depth_mse": 10.0, "bce": 0.0, "triplet": 0.0, "segmentation_ce": 0.0}
 
 
 def test_a_note_naming_nothing_is_not_composed(catalog, make_note):

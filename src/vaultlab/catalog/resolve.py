@@ -447,9 +447,12 @@ class _OverrideTarget:
                 close = f" closest: {', '.join(found.suggestions)}." if found.suggestions else ""
                 raise OverrideError(f"{name}: {item!r} is not a known {category} term.{close}")
             mapped.append(found.canonical)
-        if name == "losses":
+        if name == "losses":  # the one weight rule, as for the note's Loss field
             card_weights = self.card.components.get("losses", {}) if self.card else {}
-            return {loss: card_weights.get(loss, 1.0) for loss in mapped}
+            weights = {loss: card_weights.get(loss, 1.0) for loss in mapped}
+            if not compose.composes_losses(self.card):
+                weights.update({loss: 0.0 for loss in card_weights if loss not in weights})
+            return weights
         if name == "supervision":
             return mapped
         return mapped[0]

@@ -54,3 +54,17 @@ def test_a_set_key_the_recipe_does_not_read_is_a_usage_error(tmp_path):
     vault = _vault(tmp_path)
     result = invoke("run", "021", "--vault", str(vault), "--dry-run", "--set", "metric_dims=64")
     assert result.exit_code == 2 and "metric_dims" in result.stderr and "metric_dim" in result.stderr
+
+
+def test_sync_and_list_decide_runnable_without_importing_torch(tmp_path):
+    import subprocess
+    import sys
+
+    vault = _vault(tmp_path)
+    code = ("import sys; from typer.testing import CliRunner; from vaultlab.cli import app; "
+            f"r = CliRunner().invoke(app, ['sync', {str(vault)!r}]); assert r.exit_code == 0, r.output; "
+            f"r = CliRunner().invoke(app, ['list', '--vault', {str(vault)!r}]); assert 'composed' in r.stdout, r.output; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vaultlab import registry
-from vaultlab.catalog.cards import COMPOSED_CARD, Assumption, MethodCard
+from vaultlab.catalog.cards import Assumption, MethodCard
 from vaultlab.catalog.vocabulary import normalise_term
 
 # a supervision term no named loss covers gets this loss (weight 1), said as an assumption

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vaultlab import registry
 from vaultlab.data.sampleset import SampleSet, Splits
 from vaultlab.engine.batches import BatchSpec
 from vaultlab.engine.core import Engine, StageRecord, seed_everything
-from vaultlab import registry
 from vaultlab.nn.backbones import Classifier, build_backbone, load_pretrained
 from vaultlab.registry import register_recipe
 

@@ -81,3 +81,15 @@ def test_resnet_initialises_as_torchvision_does():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(ours(x), reference(x), atol=1e-5)
+
+
+def test_torchvision_densenet_and_vgg_weights_load_into_timm_feature_networks(tmp_path):
+    """timm's features_only flattens the leading module path; --pretrained still finds every conv tensor."""
+    import torchvision
+
+    for name, arch in (("densenet121", "densenet121"), ("vgg16", "vgg16")):
+        source = getattr(torchvision.models, arch)(weights=None).features.state_dict()
+        path = tmp_path / f"{name}.pth"
+        torch.save({f"features.{k}": v for k, v in source.items()}, path)
+        loaded = load_pretrained(Classifier(build_backbone(name)), path)
+        assert len(loaded) == len(source), name

@@ -201,6 +201,20 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x)).squeeze(1)
 
 
+def _checkpoint_names(key: str):
+    """Where a checkpoint tensor (torchvision / timm naming) may live in our modules: under a wrapper
+    (``net.``, ``backbone.``, timm's ``model.`` for ViT) and, for timm's ``features_only`` networks,
+    with the leading module path flattened (``features.0.weight`` → ``features_0.weight``)."""
+    bare = key.removeprefix("module.")
+    yield key
+    parts = bare.split(".")
+    flattened = ["_".join(parts[:k + 1]) + "." + ".".join(parts[k + 1:]) for k in (1, 2) if len(parts) > k + 1]
+    for prefix in ("", "net.", "backbone.", "backbone.net.", "net.model.", "backbone.net.model."):
+        yield prefix + bare
+        for name in flattened:
+            yield prefix + name
+
+
 def load_pretrained(module: nn.Module, path: str | Path) -> list[str]:
     """Load local weights into ``module`` where names and shapes match; returns what was loaded.
 
@@ -216,7 +230,7 @@ def load_pretrained(module: nn.Module, path: str | Path) -> list[str]:
     own = module.state_dict()
     loaded = []
     for key, tensor in state.items():
-        for candidate in (key, key.removeprefix("module."), f"net.{key}", f"backbone.{key}", f"backbone.net.{key}"):
+        for candidate in _checkpoint_names(key):
             if candidate in own and own[candidate].shape == tensor.shape:
                 own[candidate] = tensor
                 loaded.append(candidate)

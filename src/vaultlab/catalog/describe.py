@@ -98,4 +98,9 @@ def describe_catalog(catalog: Catalog) -> Group:
     for category, entries in catalog.vocabulary.entries.items():
         for canonical in sorted(entries):
             vocabulary.add_row(category, escape(canonical), escape(", ".join(entries[canonical].aliases)))
-    return Group(cards, vocabulary)
+    components = Table(title="registered components (what a note may name and vaultlab can build)", title_justify="left")
+    components.add_column("kind", style="bold")
+    components.add_column("ids", overflow="fold")
+    for kind in registry.KINDS:
+        components.add_row(kind, escape(", ".join(registry.names(kind))))
+    return Group(cards, vocabulary, components)

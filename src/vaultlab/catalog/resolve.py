@@ -105,9 +105,10 @@ class CardMatch:
     diagnostics: tuple[Diagnostic, ...] = ()
 
 
-def match_card(note: Note, catalog: Catalog) -> CardMatch:
+def match_card(note: Note, catalog: Catalog, paper_keys: set[PaperKey] | None = None) -> CardMatch:
     """By identifier first (DOI, arXiv id, URL, title), then by the Method name, then by an alias."""
-    by_identifier = _match_by_identifier(note_paper_keys(note.frontmatter, note.title, note.stem), catalog)
+    keys = note_paper_keys(note.frontmatter, note.title, note.stem) if paper_keys is None else paper_keys
+    by_identifier = _match_by_identifier(keys, catalog)
     by_name, name_kind = _match_by_name(note, catalog)
     diagnostics = []
     if by_identifier is not None:
@@ -177,7 +178,8 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
     ``composed``, ``catalog/compose.py``). ``without`` lists note terms the user chose to run without
     (``--without "rPPG loss"``): they are left out and said as assumptions; a term the note does not
     name raises ``OverrideError``."""
-    match = match_card(note, catalog)
+    paper_keys = note_paper_keys(note.frontmatter, note.title, note.stem)
+    match = match_card(note, catalog, paper_keys)
     card, matched_by = match.card, match.matched_by
     composed = card is None and COMPOSED_CARD in catalog.cards and _names_components(note)
     if composed:
@@ -271,7 +273,7 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         assumptions=assumptions,
         unmapped=unmapped,
         diagnostics=diagnostics,
-        paper_keys=note_paper_keys(note.frontmatter, note.title, note.stem),
+        paper_keys=paper_keys,
         blockers=found_blockers,
     )
 

@@ -54,3 +54,9 @@ def test_a_loss_not_named_is_not_trained(tiny_data):
     ctx, result = _run(tiny_data, "composed", "intra", {"backbone": "cdcn", "losses": {"depth_mse": 1.0, "bce": 0.0}})
     assert "bce" not in ctx.engine.stages["composed"].history[0]
     assert "scored by the depth output" in result.arms["method"].description
+
+
+def test_a_backbone_that_needs_larger_images_gets_them_and_the_result_says_so(tiny_data):
+    ctx, result = _run(tiny_data, "composed", "intra", {"backbone": "alexnet", "losses": {"bce": 1.0}})
+    _check_arms(ctx, result)
+    assert any("resized from 32 to 64 px" in note for note in result.notes)

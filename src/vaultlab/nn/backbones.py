@@ -181,7 +181,7 @@ class AlexNetFeatures(nn.Module):
         return maps, self.fc(self.pool(maps))
 
 
-@register_backbone("alexnet")
+@register_backbone("alexnet", min_input=64)  # three 3×3/2 max-pools after a stride-4 conv
 def alexnet(head: str = "stock", width: float = 1.0, fc_dim: int = 512) -> nn.Module:
     return AlexNetFeatures(head=head, width=width, fc_dim=fc_dim)
 

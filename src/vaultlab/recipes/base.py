@@ -7,7 +7,7 @@ Metrics are computed elsewhere (``vaultlab.metrics``) from those scores alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -101,6 +101,16 @@ def get_recipe(name: str) -> Recipe:
 
 
 # -- shared pieces: the backbone + BCE classifier that every Baseline column uses ------------------
+
+def fit_input_size(ctx: RecipeContext, backbone: str) -> tuple[RecipeContext, list[str]]:
+    """A context whose ``input_size`` is at least what ``backbone`` needs (AlexNet's pools need 64 px),
+    with the note the result must carry when it had to change; images are resized on the device."""
+    minimum = int(registry.entry("backbone", backbone).meta.get("min_input", 0)) if registry.known("backbone", backbone) else 0
+    size = ctx.get("input_size")
+    if size is None or int(size) >= minimum:
+        return ctx, []
+    return replace(ctx, hp={**ctx.hp, "input_size": minimum}), [f"{backbone} needs at least {minimum} px: images were resized from {size} to {minimum} px."]
+
 
 def make_optimizer(params, hp: dict[str, Any], prefix: str = "") -> torch.optim.Optimizer:
     lr = float(hp.get(f"{prefix}lr", hp.get("lr", 1e-3)))

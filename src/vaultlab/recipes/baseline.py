@@ -8,7 +8,9 @@ from __future__ import annotations
 import inspect
 
 from vaultlab import registry
-from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeResult, dev_test_scores, register_recipe, train_bce_classifier
+from vaultlab.recipes.base import (
+    ArmScores, Recipe, RecipeContext, RecipeResult, dev_test_scores, fit_input_size, register_recipe, train_bce_classifier,
+)
 
 
 def backbone_options(ctx: RecipeContext, backbone: str | None = None) -> dict:
@@ -37,5 +39,7 @@ class Baseline(Recipe):
                "backbone_weight_init": "str"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
-        arm = run_baseline_arm(ctx, str(ctx.components["backbone"]))
-        return RecipeResult(arms={"method": ArmScores("method", arm.description, arm.dev, arm.test)})
+        backbone = str(ctx.components["backbone"])
+        ctx, notes = fit_input_size(ctx, backbone)
+        arm = run_baseline_arm(ctx, backbone)
+        return RecipeResult(arms={"method": ArmScores("method", arm.description, arm.dev, arm.test)}, notes=notes)

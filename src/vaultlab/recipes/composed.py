@@ -25,7 +25,9 @@ from vaultlab.data.sampleset import SampleSet
 from vaultlab.engine.core import seed_everything
 from vaultlab.nn.backbones import build_backbone
 from vaultlab.nn.composed import ComposedNet, heads_for
-from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, init_network, make_optimizer, register_recipe
+from vaultlab.recipes.base import (
+    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, fit_input_size, init_network, make_optimizer, register_recipe,
+)
 from vaultlab.recipes.baseline import backbone_options, run_baseline_arm
 
 SCORE_HEADS = ("binary", "depth", "pixel")  # which output scores a face, in order of preference
@@ -68,6 +70,7 @@ class Composed(Recipe):
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         backbone = str(ctx.components["backbone"])
+        ctx, notes = fit_input_size(ctx, backbone)
         weights = {loss: ctx.loss_weight(loss) for loss in (ctx.components.get("losses") or {}) if ctx.loss_weight(loss) > 0}
         if not weights:
             raise RecipeError("no loss has a positive weight")
@@ -94,7 +97,7 @@ class Composed(Recipe):
         recipe = " + ".join(f"{w:g}·{name}" for name, w in weights.items())
         method = ArmScores("method", f"{backbone} + heads [{', '.join(heads)}], trained on {recipe}; scored by the {scorer} output", dev, test)
         return RecipeResult(arms={"method": method, "baseline": run_baseline_arm(ctx, backbone)},
-                            notes=[f"Composed from the note's components: {backbone}, losses {recipe}; score from the {scorer} head."])
+                            notes=[*notes, f"Composed from the note's components: {backbone}, losses {recipe}; score from the {scorer} head."])
 
     def score(self, ctx: RecipeContext, net: nn.Module, head: str, data: SampleSet) -> np.ndarray:
         batches = ctx.engine.batches(data, ctx.eval_spec(), shuffle=False)

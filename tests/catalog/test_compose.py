@@ -137,3 +137,11 @@ def test_adding_a_method_needs_only_its_module_and_card(catalog, make_note):
 def test_an_unknown_protocol_blocks_with_the_closest_names(catalog, make_note):
     exp = resolve_note(make_note("a.md", {"Backbone": "ResNet18", "Loss": "CE loss", "Protocol": "lodoo:D1"}), catalog)
     assert not exp.runnable and "protocol 'lodoo:D1'" in exp.runnable_reason and "lodo" in exp.runnable_reason
+
+
+def test_a_non_rgb_input_blocks_until_set_to_rgb_and_dynamic_is_said(catalog, make_note):
+    note = make_note("a.md", {"Backbone": "ResNet18", "Loss": "CE loss", "Input": "RGB & HSV", "Static/Dynamic": "D"})
+    exp = resolve_note(note, catalog)
+    assert not exp.runnable and "input 'hsv'" in exp.runnable_reason and "--set input=rgb" in exp.runnable_reason
+    exp = resolve_note(note, catalog, cli_overrides={"input": "RGB"})
+    assert exp.runnable and any(a.what == "temporal" for a in exp.assumptions)

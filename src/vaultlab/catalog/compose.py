@@ -80,7 +80,7 @@ def blockers(card: MethodCard, components: dict[str, Any], variant_backbones: li
             found.append(Blocker("supervision", term, "no loss or dataset target provides it", tuple(SUPERVISION_LOSSES)))
     for part in str(components.get("input") or "rgb").split("+"):
         if part not in AVAILABLE_INPUTS:
-            found.append(Blocker("input", part, "the datasets give RGB frames only", AVAILABLE_INPUTS))
+            found.append(Blocker("input", part, "the datasets give RGB frames only (--set input=rgb runs on RGB, knowingly)", AVAILABLE_INPUTS))
     return found
 
 
@@ -128,6 +128,9 @@ def composition_assumptions(components: dict[str, Any], dg: bool) -> list[Assump
         out.append(Assumption("score", how, "[I] vaultlab composition: classifier first, else depth, else pixel map"))
     out.append(Assumption("protocol", f"{DG_PROTOCOL} (the note says domain generalisation)" if dg else "intra (the note does not say domain generalisation)",
                           "[I] vaultlab composition: lodo when a tag or the Approach names domain generalisation"))
+    if components.get("temporal") == "dynamic":
+        out.append(Assumption("temporal", "frames are trained and scored one at a time; a video's score is the mean of its frames",
+                              "[I] vaultlab composition: no temporal model is composed (the note says dynamic)"))
     out.append(Assumption("Baseline column", f"{backbone} + BCE alone, same data and schedule", "[I] DESIGN.md §7"))
     out.append(Assumption("loss weights", "a loss named without a weight weighs 1; a loss not named weighs 0",
                           "[I] vaultlab rule (recipes.base.RecipeContext.loss_weight)"))

@@ -146,6 +146,7 @@ def run(
     variant: Annotated[Optional[list[str]], typer.Option(help="Run only these variants (default: all the note names).")] = None,
     dataset: Annotated[str, typer.Option(help="synthfas (embedded) or a prepared real dataset (see `vaultlab data list`).")] = "synthfas",
     pretrained: Annotated[Optional[Path], typer.Option(help="Local weights to initialise the backbone (checked by shape).")] = None,
+    without: Annotated[Optional[list[str]], typer.Option("--without", help="Run without this note term, e.g. --without 'rPPG loss' (repeatable); the result note says so.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue interrupted runs from their last checkpoint.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Retrain even when an identical run is done.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; train nothing, write nothing.")] = False,
@@ -158,7 +159,8 @@ def run(
     ws = open_workspace(root)
     try:
         plans = plan_runs(ws, experiment, protocol=protocol, profile=profile, seeds=seeds, sets=set_ or [], device=device,
-                          variants=variant, dataset=dataset, pretrained=str(pretrained) if pretrained else None)
+                          variants=variant, dataset=dataset, pretrained=str(pretrained) if pretrained else None,
+                          without=without)
     except PlanError as exc:
         raise fail(str(exc), 2) from None
     print_plan(plans, err)

@@ -114,6 +114,8 @@ def synthfas_config(plan: RunPlan):
 
     known = {f.name for f in fields(SynthFASConfig)}
     options = {"image_size": int(plan.hp.get("input_size", 64)), **plan.data_options}
+    if plan.hp.get("synthfas_subjects"):  # the smoke profile's small data set
+        options["subjects"] = int(plan.hp["synthfas_subjects"])
     unknown = sorted(set(options) - known)
     if unknown:
         raise ValueError(f"synthfas: unknown setting(s) {', '.join(unknown)} in .vaultlab/config.yaml; known: {', '.join(sorted(known))}")

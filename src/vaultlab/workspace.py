@@ -133,25 +133,25 @@ def _read_if_exists(path: Path) -> bytes | None:
 # -- run: plan -------------------------------------------------------------------------------------
 
 def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, seeds: str | None, sets: list[str], device: str,
-              variants: list[str] | None, dataset: str, pretrained: str | None):
+              variants: list[str] | None, dataset: str, pretrained: str | None, without: list[str] | None = None):
     from vaultlab.runner import RunPlan
 
     try:
         exp = find_experiment(query, ws.experiments)
     except LookupError as exc:
         raise PlanError(str(exc).strip("'\"")) from None
-    if not exp.runnable:
-        raise PlanError(f"{exp.id} ({exp.note_relpath}) is not runnable: {exp.runnable_reason}")
-    if profile not in exp.hparams:
-        raise PlanError(f"{exp.id}: unknown profile {profile!r}; profiles: {', '.join(exp.hparams)}")
     note = ws.note(exp.note_relpath)
-    if sets:  # re-resolve with the overrides so every value keeps its source (cli beats config beats card)
+    if sets or without:  # re-resolve with the overrides so every value keeps its source (cli beats config beats card)
         try:
-            resolved = resolve_note(note, ws.catalog, ws.config.raw, parse_overrides(sets))
+            resolved = resolve_note(note, ws.catalog, ws.config.raw, parse_overrides(sets), without=without)
         except OverrideError as exc:
             raise PlanError(str(exc)) from None
         resolved.id, resolved.duplicates = exp.id, exp.duplicates
         exp = resolved
+    if not exp.runnable:
+        raise PlanError(f"{exp.id} ({exp.note_relpath}) is not runnable: {exp.runnable_reason}")
+    if profile not in exp.hparams:
+        raise PlanError(f"{exp.id}: unknown profile {profile!r}; profiles: {', '.join(exp.hparams)}")
     hp = exp.hparam_values(profile)
     sources = exp.value_sources(profile)
     proto = protocol or exp.protocol.value

@@ -5,7 +5,7 @@ import pytest
 from vaultlab.catalog import load_catalog
 from vaultlab.catalog.cards import PROVENANCE
 
-SHIPPED = ("anomaly", "baseline", "depthseg", "distillation", "onesidetriplet")
+SHIPPED = ("anomaly", "baseline", "cdcn", "composed", "depthseg", "distillation", "onesidetriplet")
 
 
 def test_shipped_cards_load_cleanly(catalog):

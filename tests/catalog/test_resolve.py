@@ -1,7 +1,7 @@
 import pytest
 
 from vaultlab.catalog import OverrideError, resolve_note, resolve_vault
-from vaultlab.catalog import resolve as resolve_module
+from vaultlab import registry
 
 SEED_IDS = {
     "000_6f73c2b86093280e.md": ("000_anomaly", "anomaly"),
@@ -44,11 +44,13 @@ def test_duplicate_paper_warns_on_both_notes(seed_experiments):
 
 
 def test_runnable_is_computed_from_the_recipe_registry(seed_notes, catalog, monkeypatch):
-    monkeypatch.setattr(resolve_module, "recipe_available", lambda name: name == "depthseg")
+    manifest = registry.manifest()
+    recipes = {name: entry for name, entry in manifest["recipe"].items() if name != "distillation"}
+    monkeypatch.setattr(registry, "manifest", lambda: {**manifest, "recipe": recipes})
     by_id = {e.id: e for e in resolve_vault(seed_notes, catalog, {})}
     assert by_id["004_depthseg"].runnable
     assert not by_id["003_distillation"].runnable
-    assert "not implemented yet" in by_id["003_distillation"].runnable_reason
+    assert "recipe 'distillation' is not implemented" in by_id["003_distillation"].runnable_reason
 
 
 def test_identifier_beats_method_name(catalog, make_note):
@@ -100,8 +102,7 @@ def test_unknown_config_key_is_a_warning(catalog, make_note):
     assert "lamda1" in exp.diagnostics[0].message
 
 
-def test_unmapped_term_blocks_running_and_suggests(catalog, monkeypatch, make_note):
-    monkeypatch.setattr(resolve_module, "recipe_available", lambda name: True)
+def test_unmapped_term_blocks_running_and_suggests(catalog, make_note):
     note = make_note("005_w.md", {"Method": "Distillation", "Backbone": "AlexNett", "Loss": "BCE, Wasserstein loss"})
     exp = resolve_note(note, catalog)
     assert [(t.term, t.line) for t in exp.unmapped] == [("AlexNett", 16), ("Wasserstein loss", 17)]

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from vaultlab.nn.losses import (
-    LOSSES,
     contrastive_depth_loss,
     depth_loss,
     median_bandwidth,
@@ -331,14 +330,6 @@ def test_contrastive_depth_ignores_constant_offset():
     target = torch.rand(2, 8, 8)
     assert float(contrastive_depth_loss(target + 0.3, target)) < 1e-20
     assert float(depth_loss(target + 0.3, target)) == pytest.approx(0.09)
-
-
-def test_registry_uses_vocabulary_ids():
-    from vaultlab.catalog.cards import VOCABULARY_FILE
-    from vaultlab.resources import methods_dir
-    from vaultlab.catalog.vocabulary import load_vocabulary
-
-    assert set(LOSSES) <= set(load_vocabulary(methods_dir() / VOCABULARY_FILE).entries["losses"])
 
 
 def test_duplicate_embeddings_keep_gradients_finite():

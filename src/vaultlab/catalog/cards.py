@@ -15,12 +15,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from vaultlab.catalog.vocabulary import Vocabulary, load_vocabulary, vocabulary_from_yaml
+from vaultlab import registry
+from vaultlab.catalog.vocabulary import Vocabulary, load_vocabulary, normalise_term, vocabulary_from_yaml
 from vaultlab.catalog.yamlfile import YamlData, YamlFileError, load_yaml_file
 from vaultlab.resources import methods_dir
 from vaultlab.vault.model import Diagnostic
 
 VOCABULARY_FILE = "vocabulary.yaml"
+COMPOSED_CARD = "composed"  # the card of notes whose Method matches no other card (catalog/compose.py)
 VAULT_METHODS_DIR = ".vaultlab/methods"
 
 # component name → vocabulary category; the order is the order `vaultlab show` prints them in
@@ -32,6 +34,7 @@ COMPONENT_CATEGORIES: dict[str, str] = {
     "temporal": "temporal",
 }
 PROFILES_REQUIRED = ("quick",)
+SMOKE_BASE = "quick"  # the `smoke` profile starts from `quick` and overrides sizes and schedule
 _CARD_KEYS = {"id", "title", "paper", "match", "recipe", "components", "default_protocol", "seeds", "variants", "profiles", "assumptions"}
 _PAPER_KEYS = {"title", "authors", "year", "venue", "doi", "arxiv", "urls"}
 _MATCH_KEYS = {"methods", "aliases", "identifiers"}
@@ -89,6 +92,34 @@ class Catalog:
     def hparam_keys(self) -> set[str]:
         """Every hyper-parameter some card defines (a vault-wide override may target any of them)."""
         return {key for card in self.cards.values() for key in card.hparam_keys()}
+
+    @cached_property
+    def cards_by_paper_key(self) -> dict[tuple[str, str], list[str]]:
+        """Paper identifier key → ids of the cards it names (sorted); computed once per catalog."""
+        from vaultlab.catalog.identifiers import card_paper_keys
+
+        index: dict[tuple[str, str], list[str]] = {}
+        for card_id in sorted(self.matchable):
+            for key in card_paper_keys(self.cards[card_id]):
+                index.setdefault(key, []).append(card_id)
+        return index
+
+    @cached_property
+    def cards_by_name(self) -> dict[str, list[str]]:
+        """Normalised method name / alias / title → ids of the cards it names (sorted)."""
+        index: dict[str, list[str]] = {}
+        for card_id in sorted(self.matchable):
+            card = self.cards[card_id]
+            for name in {card.id, card.title, card.paper.title, *card.match_methods, *card.match_aliases}:
+                if name and card_id not in index.setdefault(normalise_term(name), []):
+                    index[normalise_term(name)].append(card_id)
+        return index
+
+    @property
+    def matchable(self) -> list[str]:
+        """Cards a note can match by name or identifier: all but ``composed``, which is the fallback for
+        notes that match none."""
+        return [card_id for card_id in self.cards if card_id != COMPOSED_CARD]
 
 
 class _CardError(ValueError):
@@ -178,6 +209,7 @@ def _build_card(doc: YamlData, vocabulary: Vocabulary, label: str, warnings: lis
     components = _components(data.get("components"), vocabulary, doc)
     variants = _variants(data.get("variants"), vocabulary, doc)
     profiles = _profiles(data.get("profiles"), doc)
+    _check_declared_hparams(text("recipe"), profiles, doc)
     assumptions = _assumptions(data.get("assumptions"), doc)
     seeds = data.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -306,7 +338,34 @@ def _profiles(raw: Any, doc: YamlData) -> dict[str, dict[str, Any]]:
             if isinstance(value, dict):
                 raise _CardError(f"profiles.{name}.{key}: nested mappings are not allowed; use a flat key", doc.line("profiles", name, key))
         profiles[str(name)] = dict(values)
+    if "smoke" in profiles:
+        profiles["smoke"] = {**profiles[SMOKE_BASE], **profiles["smoke"]}
     return profiles
+
+
+_TYPE_CHECKS = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "list": lambda v: isinstance(v, list),
+}
+
+
+def _check_declared_hparams(recipe: str, profiles: dict[str, dict[str, Any]], doc: YamlData) -> None:
+    """A profile key the recipe does not read, or of another type than it declares, is an error: a
+    setting that is recorded in the run but changes nothing would mislead whoever reads the result."""
+    declared = registry.recipe_hparams(recipe)
+    if declared is None:
+        return
+    for profile, values in profiles.items():
+        for key, value in values.items():
+            if key not in declared:
+                close = difflib.get_close_matches(key, declared, n=3)
+                hint = f"; closest: {', '.join(close)}" if close else ""
+                raise _CardError(f"profiles.{profile}.{key}: recipe {recipe!r} reads no hyper-parameter {key!r}{hint}", doc.line("profiles", profile, key))
+            if value is not None and not _TYPE_CHECKS[declared[key]](value):
+                raise _CardError(f"profiles.{profile}.{key}: recipe {recipe!r} expects {declared[key]}, not {value!r}", doc.line("profiles", profile, key))
 
 
 def _assumptions(raw: Any, doc: YamlData) -> list[Assumption]:

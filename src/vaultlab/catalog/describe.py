@@ -11,7 +11,7 @@ from rich.text import Text
 
 from vaultlab.catalog.cards import Catalog
 from vaultlab.catalog.resolve import Experiment, Resolved
-from vaultlab.recipes import recipe_available
+from vaultlab import registry
 
 
 def format_value(value: Any) -> str:
@@ -70,6 +70,8 @@ def describe_experiment(exp: Experiment) -> Group:
         lines = [f"  line {t.line}: {t.term!r}" + (f" — closest: {', '.join(t.suggestions)}" if t.suggestions else "")
                  for t in exp.unmapped]
         parts.append(Text("unmapped terms:\n" + "\n".join(lines), style="yellow"))
+    if exp.blockers:
+        parts.append(Text("cannot build:\n" + "\n".join(f"  {b}" for b in exp.blockers), style="yellow"))
     if exp.duplicates:
         parts.append(Text(f"same paper as: {', '.join(exp.duplicates)}", style="yellow"))
     if exp.diagnostics:
@@ -85,7 +87,7 @@ def describe_catalog(catalog: Catalog) -> Group:
     for card_id in sorted(catalog.cards):
         card = catalog.cards[card_id]
         paper = f"{card.paper.title} ({card.paper.venue}{', ' if card.paper.venue and card.paper.year else ''}{card.paper.year or ''})" if card.paper.title else "—"
-        recipe = escape(card.recipe) if recipe_available(card.recipe) else f"{escape(card.recipe)} [yellow](not implemented yet)[/yellow]"
+        recipe = escape(card.recipe) if registry.known("recipe", card.recipe) else f"{escape(card.recipe)} [yellow](not implemented yet)[/yellow]"
         components = "; ".join(f"{name}: {format_value(value)}" for name, value in card.components.items())
         cards.add_row(escape(card.id), escape(paper), recipe, escape(components), escape(card.default_protocol),
                       escape(", ".join(card.variants) or "—"), escape(card.source))
@@ -96,4 +98,9 @@ def describe_catalog(catalog: Catalog) -> Group:
     for category, entries in catalog.vocabulary.entries.items():
         for canonical in sorted(entries):
             vocabulary.add_row(category, escape(canonical), escape(", ".join(entries[canonical].aliases)))
-    return Group(cards, vocabulary)
+    components = Table(title="registered components (what a note may name and vaultlab can build)", title_justify="left")
+    components.add_column("kind", style="bold")
+    components.add_column("ids", overflow="fold")
+    for kind in registry.KINDS:
+        components.add_row(kind, escape(", ".join(registry.names(kind))))
+    return Group(cards, vocabulary, components)

@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from vaultlab import registry
 from vaultlab.catalog.cards import COMPONENT_CATEGORIES, MethodCard
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_][A-Za-z0-9_\-+]*)?$")
@@ -53,13 +54,25 @@ def parse_overrides(texts: list[str]) -> dict[str, Any]:
     return dict(set_override(text) for text in texts)
 
 
+def declared_hparams(card: MethodCard | None) -> dict[str, str] | None:
+    """key → type of every hyper-parameter the card's recipe reads, or ``None`` when it declares none."""
+    return registry.recipe_hparams(card.recipe) if card else None
+
+
+def hparam_names(card: MethodCard) -> set[str]:
+    """The hyper-parameters ``--set`` may change: those the recipe declares it reads; for a recipe that
+    declares none, those its card sets."""
+    declared = declared_hparams(card)
+    return set(declared) if declared is not None else card.hparam_keys()
+
+
 def known_override_keys(card: MethodCard | None) -> list[str]:
     """Every key ``--set`` accepts for an experiment resolved with ``card``."""
     keys = [*COMPONENT_CATEGORIES, "protocol"]
     if card is None:
         return keys
     keys += [f"losses.{loss}" for loss in card.components.get("losses", {})]
-    hparams = sorted(card.hparam_keys())
+    hparams = sorted(hparam_names(card))
     keys += hparams
     keys += [f"{profile}.{key}" for profile in card.profiles for key in hparams]
     return keys
@@ -78,7 +91,7 @@ def classify_key(key: str, card: MethodCard | None, known_losses: set[str]) -> t
         return ("loss_weight", "", tail) if tail in known_losses else None
     if card is None:
         return None
-    hparams = card.hparam_keys()
+    hparams = hparam_names(card)
     if not tail and key in hparams:
         return ("hparam", "", key)
     if tail and head in card.profiles and tail in hparams:
@@ -92,6 +105,16 @@ def unknown_key_message(key: str, card: MethodCard | None) -> str:
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     owner = f"card {card.id!r}" if card else "an experiment without a method card"
     return f"unknown key {key!r} for {owner}.{hint} Known keys: {', '.join(k for k in known if '.' not in k or k.startswith('losses.'))} (prefix a profile, e.g. quick.lr, to set one profile)"
+
+
+_SAMPLES = {"int": 0, "float": 0.0, "bool": False, "str": "", "list": []}
+
+
+def coerce_declared(key: str, value: Any, type_name: str) -> Any:
+    """``value`` as the type the recipe declares for ``key`` ("int", "float", "bool", "str", "list")."""
+    if type_name not in _SAMPLES:
+        raise OverrideError(f"{key}: the recipe declares an unknown type {type_name!r}")
+    return coerce_like(key, value, _SAMPLES[type_name])
 
 
 def coerce_like(key: str, value: Any, current: Any) -> Any:

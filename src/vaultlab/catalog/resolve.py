@@ -13,11 +13,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaultlab.catalog.cards import COMPONENT_CATEGORIES, Assumption, Catalog, MethodCard
-from vaultlab.catalog.identifiers import KINDS, PaperKey, card_paper_keys, note_paper_keys
-from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_like, unknown_key_message
+from vaultlab import registry
+from vaultlab.catalog import compose
+from vaultlab.catalog.cards import COMPONENT_CATEGORIES, COMPOSED_CARD, Assumption, Catalog, MethodCard
+from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
+from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
 from vaultlab.catalog.vocabulary import normalise_term
-from vaultlab.recipes import RECIPE_MODULES, recipe_available
 from vaultlab.vault.model import Diagnostic, Note
 
 SOURCES = ("card", "note", "config", "cli")  # lowest precedence first
@@ -70,6 +71,7 @@ class Experiment:
     diagnostics: list[Diagnostic]
     paper_keys: set[PaperKey] = field(default_factory=set)
     duplicates: list[str] = field(default_factory=list)  # ids of experiments on the same paper
+    blockers: list[compose.Blocker] = field(default_factory=list)  # known terms the recipe cannot build
 
     def component_values(self, variant: str | None = None) -> dict[str, Any]:
         """Plain component values for a recipe (``variant`` swaps in that variant's components)."""
@@ -103,9 +105,10 @@ class CardMatch:
     diagnostics: tuple[Diagnostic, ...] = ()
 
 
-def match_card(note: Note, catalog: Catalog) -> CardMatch:
+def match_card(note: Note, catalog: Catalog, paper_keys: set[PaperKey] | None = None) -> CardMatch:
     """By identifier first (DOI, arXiv id, URL, title), then by the Method name, then by an alias."""
-    by_identifier = _match_by_identifier(note_paper_keys(note.frontmatter, note.title, note.stem), catalog)
+    keys = note_paper_keys(note.frontmatter, note.title, note.stem) if paper_keys is None else paper_keys
+    by_identifier = _match_by_identifier(keys, catalog)
     by_name, name_kind = _match_by_name(note, catalog)
     diagnostics = []
     if by_identifier is not None:
@@ -123,17 +126,12 @@ def match_card(note: Note, catalog: Catalog) -> CardMatch:
 
 
 def _match_by_identifier(keys: set[PaperKey], catalog: Catalog) -> tuple[MethodCard, str] | None:
+    by_key = catalog.cards_by_paper_key  # computed once per catalog, not once per note
     for kind in KINDS:
-        for card_id in sorted(catalog.cards):
-            card = catalog.cards[card_id]
-            if any(key[0] == kind and key in keys for key in card_paper_keys(card)):
-                return card, kind
+        owners = sorted({card_id for key in keys if key[0] == kind for card_id in by_key.get(key, ())})
+        if owners:
+            return catalog.cards[owners[0]], kind
     return None
-
-
-def _card_names(card: MethodCard) -> set[str]:
-    names = {card.id, card.title, card.paper.title, *card.match_methods, *card.match_aliases}
-    return {normalise_term(name) for name in names if name}
 
 
 def _match_by_name(note: Note, catalog: Catalog) -> tuple[MethodCard | None, str]:
@@ -146,9 +144,9 @@ def _match_by_name(note: Note, catalog: Catalog) -> tuple[MethodCard | None, str
         key = normalise_term(text)
         if not key:
             continue
-        for card_id in sorted(catalog.cards):
-            if key in _card_names(catalog.cards[card_id]):
-                return catalog.cards[card_id], kind
+        owners = catalog.cards_by_name.get(key)
+        if owners:
+            return catalog.cards[owners[0]], kind
     return None, ""
 
 
@@ -166,16 +164,26 @@ def _note_aliases(note: Note) -> list[str]:
 def base_experiment_id(note: Note, card: MethodCard | None) -> str:
     """``<NNN>_<card id>`` when the file name starts with digits, else ``<card id>``; without a card,
     the Method name (or the file stem) stands in for the card id."""
-    name = card.id if card else _slug(_method_text(note)) or _slug(note.stem) or "note"
+    name = card.id if card else _slug(_method_text(note)) or _slug(_LEADING_NUMBER.sub("", note.stem)) or "note"
     number = _LEADING_NUMBER.match(note.stem)
     return f"{number.group(1)}_{name}" if number else name
 
 
-def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = None, cli_overrides: dict | None = None) -> Experiment:
+def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = None, cli_overrides: dict | None = None,
+                 without: list[str] | None = None) -> Experiment:
     """One note → one Experiment. ``cli_overrides`` come from ``set_override``; a key the card does not
-    know raises ``OverrideError`` (the CLI shows it), while a bad vault-config key is a warning."""
-    match = match_card(note, catalog)
-    card = match.card
+    know raises ``OverrideError`` (the CLI shows it), while a bad vault-config key is a warning.
+
+    A note whose Method matches no card but that names a backbone or losses is *composed* (card
+    ``composed``, ``catalog/compose.py``). ``without`` lists note terms the user chose to run without
+    (``--without "rPPG loss"``): they are left out and said as assumptions; a term the note does not
+    name raises ``OverrideError``."""
+    paper_keys = note_paper_keys(note.frontmatter, note.title, note.stem)
+    match = match_card(note, catalog, paper_keys)
+    card, matched_by = match.card, match.matched_by
+    composed = card is None and COMPOSED_CARD in catalog.cards and _names_components(note)
+    if composed:
+        card, matched_by = catalog.cards[COMPOSED_CARD], "composition"
     diagnostics: list[Diagnostic] = list(match.diagnostics)
     assumptions: list[Assumption] = list(card.assumptions) if card else []
     unmapped: list[UnmappedTerm] = []
@@ -185,7 +193,15 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         for name in COMPONENT_CATEGORIES:
             if name in card.components:
                 components[name] = Resolved(card.components[name], "card", card.source)
-    note_backbones, unmapped_fields = _apply_note_components(note, catalog, card, components, unmapped, diagnostics, assumptions)
+    skip = {normalise_term(term): term for term in without or []}
+    note_backbones, unmapped_fields, dropped = _apply_note_components(note, catalog, card, components, unmapped, diagnostics, assumptions, skip)
+    missing = [skip[key] for key in skip if key not in {normalise_term(term) for term, _ in dropped}]
+    if missing:
+        terms = ", ".join(repr(t) for t in _note_terms(note)) or "none"
+        raise OverrideError(f"--without {', '.join(map(repr, missing))}: the note names no such term; its terms: {terms}")
+    for term, line in dropped:
+        assumptions.append(Assumption(f"note term {term!r} (line {line})", "left out of this run at the user's request (--without)",
+                                      "[I] the user's --without option: the paper uses it, this run does not"))
 
     # variants: alternatives the note lists ("PSPNet, DeepLabv3+"), else the card's own
     variant_components: dict[str, dict[str, Any]] = {}
@@ -196,6 +212,9 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         variant_components = {name: dict(body) for name, body in card.variants.items()}
 
     protocol = Resolved(card.default_protocol, "card", card.source) if card else Resolved(None, "card", "no card")
+    dg = composed and compose.says_domain_generalisation(note.frontmatter.get("tags"), _summary_text(note, "approach"))
+    if dg:
+        protocol = Resolved(compose.DG_PROTOCOL, "card", "composition: the note says domain generalisation")
     note_protocol = _note_protocol(note)
     if note_protocol:
         protocol = note_protocol
@@ -204,7 +223,7 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
 
     state = _OverrideTarget(card, catalog, components, hparams, protocol, unmapped_fields, assumptions)
     settings = vault_settings or {}
-    base_id = base_experiment_id(note, card)
+    base_id = base_experiment_id(note, None if composed else card)
     for layer, is_global in _config_layers(settings, base_id, note.stem, card):
         for key, value in layer.items():
             try:
@@ -218,7 +237,22 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
     if len(note_backbones) > 1 and components["backbone"].source in ("config", "cli"):
         variant_components = {}
 
-    runnable, because = _runnable(note, card, state.unmapped_fields, unmapped)
+    if composed:
+        # supervision the note (or config, --set) names, not the card's default, may add a loss
+        values = {name: r.value for name, r in components.items() if name != "supervision" or r.source != "card"}
+        for term, loss in compose.supervision_losses(values):
+            weights = {**components["losses"].value, loss: 1.0}
+            components["losses"] = Resolved(weights, components["losses"].source, components["losses"].detail)
+            assumptions.append(Assumption(f"loss {loss}", f"added with weight 1: the note's supervision {term!r} needs it and no named loss reads it",
+                                          "[I] vaultlab composition (catalog/compose.py)"))
+        assumptions += compose.composition_assumptions({name: r.value for name, r in components.items()}, dg)
+    found_blockers = compose.blockers(card, {name: r.value for name, r in components.items()},
+                                      [v["backbone"] for v in variant_components.values() if "backbone" in v]) if card else []
+    protocol_name = str(protocol.value or "").partition(":")[0]
+    if card and protocol_name and not registry.known("protocol", protocol_name):
+        found_blockers.append(compose.Blocker("protocol", str(protocol.value), "no protocol of that name is registered",
+                                              tuple(registry.closest(protocol_name, registry.names("protocol")))))
+    runnable, because = _runnable(note, card, state.unmapped_fields, unmapped, found_blockers)
     return Experiment(
         id=base_id,
         note_relpath=note.relpath,
@@ -227,7 +261,7 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         method=_method_text(note),
         aliases=_note_aliases(note),
         card=card,
-        matched_by=match.matched_by,
+        matched_by=matched_by,
         recipe=card.recipe if card else None,
         runnable=runnable,
         runnable_reason=because,
@@ -239,13 +273,27 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         assumptions=assumptions,
         unmapped=unmapped,
         diagnostics=diagnostics,
-        paper_keys=note_paper_keys(note.frontmatter, note.title, note.stem),
+        paper_keys=paper_keys,
+        blockers=found_blockers,
     )
 
 
 def _method_text(note: Note) -> str:
-    method = note.summary_field("method")
-    return method.value.strip() if method else ""
+    return _summary_text(note, "method")
+
+
+def _summary_text(note: Note, key: str) -> str:
+    found = note.summary_field(key)
+    return found.value.strip() if found else ""
+
+
+def _names_components(note: Note) -> bool:
+    """The note names a backbone or a loss: enough to compose an experiment from."""
+    return any(NOTE_COMPONENT_FIELDS.get(f.key) in ("backbone", "losses") and f.items for f in note.summary)
+
+
+def _note_terms(note: Note) -> list[str]:
+    return [item for f in note.summary if f.key in NOTE_COMPONENT_FIELDS for item in f.items]
 
 
 def _slug(text: str) -> str:
@@ -263,13 +311,15 @@ def _note_protocol(note: Note) -> Resolved | None:
 
 
 def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None, components: dict[str, Resolved],
-                           unmapped: list[UnmappedTerm], diagnostics: list[Diagnostic],
-                           assumptions: list[Assumption]) -> tuple[list[str], set[str]]:
-    """Quick Summary fields → components (source "note"). Returns the note's backbone alternatives and
-    the components that have an unmapped term."""
+                           unmapped: list[UnmappedTerm], diagnostics: list[Diagnostic], assumptions: list[Assumption],
+                           skip: dict[str, str]) -> tuple[list[str], set[str], list[tuple[str, int]]]:
+    """Quick Summary fields → components (source "note"). Returns the note's backbone alternatives, the
+    components that have an unmapped term, and the (term, line) pairs left out because ``skip`` (the
+    normalised ``--without`` terms) names them."""
     vocabulary = catalog.vocabulary
     backbones: list[str] = []
     unmapped_fields: set[str] = set()
+    dropped: list[tuple[str, int]] = []
     for summary in note.summary:
         component = NOTE_COMPONENT_FIELDS.get(summary.key)
         if component is None or not summary.items:
@@ -278,6 +328,9 @@ def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None
         mapped: list[str] = []
         for item in summary.items:
             found = vocabulary.lookup(category, item)
+            if normalise_term(item) in skip or (found.canonical is not None and normalise_term(found.canonical) in skip):
+                dropped.append((item, summary.line))
+                continue
             if found.canonical is None:
                 unmapped.append(UnmappedTerm(found.unknown, summary.line, found.suggestions))
                 unmapped_fields.add(component)
@@ -295,15 +348,23 @@ def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None
             backbones = mapped
             components["backbone"] = Resolved(mapped[0], "note", where)
         elif component == "losses":
+            # the one weight rule: a loss named without a weight weighs 1.0, a loss not named weighs 0
             card_weights = card.components.get("losses", {}) if card else {}
+            composes = compose.composes_losses(card)
             weights = {}
             for loss in mapped:
                 weights[loss] = card_weights.get(loss, 1.0)
-                if card and loss not in card_weights:
+                if card and not composes and loss not in card_weights:
                     assumptions.append(Assumption(f"weight of loss {loss!r} (named by the note, not by the card)", "1.0",
                                                   f"[I] vaultlab default; card {card.id!r} has no weight for it"))
                     diagnostics.append(Diagnostic(note.relpath, summary.line, "warning",
                                                   f"{summary.label}: card {card.id!r} does not use loss {loss!r}; recipe {card.recipe!r} may ignore it"))
+            if card and not composes:  # the card's losses the note leaves out: explicitly 0, so no recipe default applies
+                for loss in card_weights:
+                    if loss not in weights:
+                        weights[loss] = 0.0
+                        assumptions.append(Assumption(f"weight of loss {loss!r} (in the card, not named by the note)", "0 (left out)",
+                                                      "[I] vaultlab rule: a loss the note does not name is not part of the objective"))
             components["losses"] = Resolved(weights, "note", where)
         elif component == "input":
             components["input"] = Resolved("+".join(mapped), "note", where)  # several inputs = one multi-channel input
@@ -311,7 +372,7 @@ def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None
             components["supervision"] = Resolved(mapped, "note", where)
         else:
             components[component] = Resolved(mapped[0], "note", where)
-    return backbones, unmapped_fields
+    return backbones, unmapped_fields, dropped
 
 
 def _config_layers(settings: dict, base_id: str, stem: str, card: MethodCard | None) -> list[tuple[dict, bool]]:
@@ -372,7 +433,9 @@ class _OverrideTarget:
             for target in profiles:
                 values = self.hparams.setdefault(target, {})
                 current = values[name].value if name in values else _any_profile_value(self.hparams, name)
-                values[name] = Resolved(coerce_like(key, value, current), source, detail)
+                declared = declared_hparams(self.card)
+                typed = coerce_declared(key, value, declared[name]) if declared and name in declared else coerce_like(key, value, current)
+                values[name] = Resolved(typed, source, detail)
 
     def _component_value(self, name: str, value: Any) -> Any:
         category = COMPONENT_CATEGORIES[name]
@@ -386,9 +449,12 @@ class _OverrideTarget:
                 close = f" closest: {', '.join(found.suggestions)}." if found.suggestions else ""
                 raise OverrideError(f"{name}: {item!r} is not a known {category} term.{close}")
             mapped.append(found.canonical)
-        if name == "losses":
+        if name == "losses":  # the one weight rule, as for the note's Loss field
             card_weights = self.card.components.get("losses", {}) if self.card else {}
-            return {loss: card_weights.get(loss, 1.0) for loss in mapped}
+            weights = {loss: card_weights.get(loss, 1.0) for loss in mapped}
+            if not compose.composes_losses(self.card):
+                weights.update({loss: 0.0 for loss in card_weights if loss not in weights})
+            return weights
         if name == "supervision":
             return mapped
         return mapped[0]
@@ -401,18 +467,22 @@ def _any_profile_value(hparams: dict[str, dict[str, Resolved]], name: str) -> An
     return None
 
 
-def _runnable(note: Note, card: MethodCard | None, unmapped_fields: set[str], unmapped: list[UnmappedTerm]) -> tuple[bool, str]:
+def _runnable(note: Note, card: MethodCard | None, unmapped_fields: set[str], unmapped: list[UnmappedTerm],
+              found_blockers: list[compose.Blocker]) -> tuple[bool, str]:
     if card is None:
         method = _method_text(note)
-        return False, f"no method card matches (Method: {method!r})" if method else "no method card matches and the note names no Method"
+        nothing = "the note names no backbone or loss to compose from"
+        return False, f"no method card matches (Method: {method!r}) and {nothing}" if method else f"no method card matches and {nothing}"
     if not note.usable:
         return False, "the note has errors (see diagnostics)"
     if unmapped_fields:
-        terms = ", ".join(repr(t.term) for t in unmapped)
-        return False, f"unmapped terms: {terms}"
-    if not recipe_available(card.recipe):
-        known = "" if card.recipe in RECIPE_MODULES else f" (known recipes: {', '.join(sorted(RECIPE_MODULES))})"
-        return False, f"recipe {card.recipe!r} is not implemented yet{known}"
+        terms = "; ".join(repr(t.term) + (f" (closest: {', '.join(t.suggestions)})" if t.suggestions else "") for t in unmapped)
+        return False, f"unknown terms: {terms} — fix the note, add them to the vocabulary, or run --without them"
+    if not registry.known("recipe", card.recipe):
+        close = registry.closest(card.recipe, registry.names("recipe"))
+        return False, f"recipe {card.recipe!r} is not implemented" + (f" (closest: {', '.join(close)})" if close else "")
+    if found_blockers:
+        return False, "cannot build " + "; ".join(map(str, found_blockers)) + " — or run --without them"
     return True, ""
 
 

@@ -8,7 +8,8 @@ Generic protocols work on any SampleSet with ``domain``/``pai``/``split`` column
 - ``adapt:<source>-><target>``   source domain (train split) in ``extra["source"]``; train = k labelled
                                  target samples per class (``k`` option), dev/test = target dev/test.
 
-Dataset-specific protocols (OULU-NPU P1–P4, OCIM) register themselves with ``register_protocol``.
+Dataset-specific protocols (OULU-NPU P1–P4, OCIM) register with ``register_protocol`` too; the
+registry (``vaultlab.registry``) finds them without importing their module first.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vaultlab import registry
 from vaultlab.data.sampleset import ATTACK, BONA_FIDE, SampleSet, Splits, pai_family
+from vaultlab.registry import register_protocol
 
 
 class ProtocolError(ValueError):
@@ -32,27 +35,18 @@ class ProtocolSpec:
 
 
 ProtocolFn = Callable[[SampleSet, str, dict], Splits]
-_REGISTRY: dict[str, ProtocolFn] = {}
-
-
-def register_protocol(name: str) -> Callable[[ProtocolFn], ProtocolFn]:
-    def deco(fn: ProtocolFn) -> ProtocolFn:
-        _REGISTRY[name] = fn
-        return fn
-
-    return deco
 
 
 def known_protocols() -> list[str]:
-    return sorted(_REGISTRY)
+    return registry.names("protocol")
 
 
 def parse_protocol(text: str) -> ProtocolSpec:
     name, _, arg = text.strip().partition(":")
-    if name not in _REGISTRY:
+    if not registry.exists("protocol", name):
         import difflib
 
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
+        close = difflib.get_close_matches(name, known_protocols(), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ProtocolError(f"unknown protocol {text!r}; known: {', '.join(known_protocols())}.{hint}")
     return ProtocolSpec(name, arg)
@@ -60,7 +54,7 @@ def parse_protocol(text: str) -> ProtocolSpec:
 
 def make_splits(data: SampleSet, protocol: str, options: dict | None = None) -> Splits:
     spec = parse_protocol(protocol)
-    splits = _REGISTRY[spec.name](data, spec.arg, dict(options or {}))
+    splits = registry.load("protocol", spec.name)(data, spec.arg, dict(options or {}))
     for part, subset in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
         if len(subset) == 0:
             raise ProtocolError(f"protocol {protocol!r} leaves the {part} split empty on {data.meta.get('name', 'this dataset')}")

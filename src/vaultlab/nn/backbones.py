@@ -1,65 +1,140 @@
-"""Backbone registry, keyed by the canonical ids of ``methods/vocabulary.yaml``.
+"""Backbones, keyed by the canonical ids of ``methods/vocabulary.yaml``.
 
-``build_backbone(name, **options)`` is the only way in. A backbone maps images [B,3,H,W] to feature
-vectors [B,D] and exposes ``out_features = D``. Every network is built with ``weights=None``: nothing
-is downloaded; ``load_pretrained`` loads local weights when the user configures them.
+``build_backbone(name, **options)`` is the only way in (``vaultlab.registry`` finds the builder). A
+backbone maps images [B,3,H,W] to
+
+- a pooled embedding [B,D] (``forward``; ``out_features = D``), and
+- through ``encode(x) → (feature map, embedding)`` in one pass, the feature map [B,C,h,w] that dense
+  heads (depth, pixel-wise binary, parsing) read (``map_channels = C``).
+
+Most come from timm with ``features_only=True``: the dense map is the deepest stage whose stride is
+at most 16 (DeepPixBiS reads a 14×14 map at 224 px), the embedding is the global average of the last
+stage. AlexNet comes from torchvision (timm has none). Every network is built without weights:
+nothing is downloaded; ``load_pretrained`` loads local weights (``--pretrained PATH``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+from vaultlab import registry
+from vaultlab.registry import register_backbone
 
-
-def register_backbone(name: str):
-    def deco(fn):
-        _REGISTRY[name] = fn
-        return fn
-
-    return deco
+__all__ = ["AlexNetFeatures", "Classifier", "TimmBackbone", "build_backbone", "encode", "known_backbones", "load_pretrained", "register_backbone"]
 
 
 def known_backbones() -> list[str]:
-    return sorted(_REGISTRY)
+    return registry.names("backbone")
 
 
 def build_backbone(name: str, **options) -> nn.Module:
-    if name not in _REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        raise ValueError(f"unknown backbone {name!r}; known: {', '.join(known_backbones())}"
-                         + (f" (did you mean {', '.join(close)}?)" if close else ""))
-    return _REGISTRY[name](**{k: v for k, v in options.items() if v is not None})
+    """Build a registered backbone; an unknown name raises ``ValueError`` naming the closest ids."""
+    try:
+        return registry.create("backbone", name, **options)
+    except registry.UnknownComponent as exc:
+        raise ValueError(str(exc)) from None
 
 
-class _TorchvisionResNet(nn.Module):
-    def __init__(self, arch: str):
+def encode(backbone: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(feature map [B,C,h,w], embedding [B,D]) in one pass, for any registered backbone."""
+    if hasattr(backbone, "encode"):
+        return backbone.encode(x)
+    if hasattr(backbone, "encoder") and hasattr(backbone, "trunk"):  # DepthNet: multi-scale map → classifier trunk
+        multi = backbone.encoder(x)[1]
+        return multi, backbone.trunk(multi)
+    raise TypeError(f"{type(backbone).__name__} gives no feature map (only an embedding)")
+
+
+def map_channels(backbone: nn.Module) -> int:
+    if hasattr(backbone, "map_channels"):
+        return int(backbone.map_channels)
+    if hasattr(backbone, "encoder") and hasattr(backbone.encoder, "map_channels"):
+        return int(backbone.encoder.map_channels)
+    raise TypeError(f"{type(backbone).__name__} gives no feature map (only an embedding)")
+
+
+class TimmBackbone(nn.Module):
+    """A timm network with ``features_only=True`` behind the backbone interface (map + embedding)."""
+
+    def __init__(self, arch: str, **timm_options):
         super().__init__()
-        import torchvision
+        import timm
 
-        net = getattr(torchvision.models, arch)(weights=None)
-        self.out_features = net.fc.in_features
-        net.fc = nn.Identity()
-        self.net = net
+        self.net = timm.create_model(arch, pretrained=False, features_only=True, **timm_options)
+        info = self.net.feature_info
+        strides, channels = info.reduction(), info.channels()
+        self.dense_index = max(i for i, s in enumerate(strides) if s <= 16) if min(strides) <= 16 else 0
+        self.map_channels = channels[self.dense_index]
+        self.map_stride = strides[self.dense_index]
+        self.out_features = channels[-1]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        maps = self.net(x)
+        return maps[self.dense_index], maps[-1].mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x)[-1].mean(dim=(2, 3))
 
 
+# ResNets: ``zero_init_last=False`` keeps torchvision's initialisation, so a seed gives the same
+# weights (and numbers) as the torchvision networks vaultlab used before; timm zeroes each block's last BN.
 @register_backbone("resnet18")
 def resnet18() -> nn.Module:
-    return _TorchvisionResNet("resnet18")
+    return TimmBackbone("resnet18", zero_init_last=False)
+
+
+@register_backbone("resnet34")
+def resnet34() -> nn.Module:
+    return TimmBackbone("resnet34", zero_init_last=False)
 
 
 @register_backbone("resnet50")
 def resnet50() -> nn.Module:
-    return _TorchvisionResNet("resnet50")
+    return TimmBackbone("resnet50", zero_init_last=False)
+
+
+@register_backbone("vgg16")
+def vgg16() -> nn.Module:
+    """VGG-16's 13 convolutions (timm ``vgg16``); the 4096-wide FC layers are replaced by global pooling."""
+    return TimmBackbone("vgg16")
+
+
+@register_backbone("densenet121")
+def densenet121() -> nn.Module:
+    return TimmBackbone("densenet121")
+
+
+@register_backbone("densenet161")
+def densenet161() -> nn.Module:
+    """DenseNet-161: DeepPixBiS's backbone (George & Marcel 2019)."""
+    return TimmBackbone("densenet161")
+
+
+@register_backbone("mobilenetv2")
+def mobilenetv2() -> nn.Module:
+    return TimmBackbone("mobilenetv2_100")
+
+
+@register_backbone("mobilenetv3")
+def mobilenetv3() -> nn.Module:
+    """MobileNetV3-Large (width 1.0)."""
+    return TimmBackbone("mobilenetv3_large_100")
+
+
+@register_backbone("efficientnet_b0")
+def efficientnet_b0() -> nn.Module:
+    return TimmBackbone("efficientnet_b0")
+
+
+@register_backbone("vit")
+def vit(depth: int = 12) -> nn.Module:
+    """ViT-B/16 (timm ``vit_base_patch16_224``) at any input size that is a multiple of 16
+    (``dynamic_img_size``: the position embeddings are interpolated, the small-input setting for CPU);
+    ``depth`` < 12 keeps only the first blocks (a CPU-sized cut, stated in the run's assumptions)."""
+    return TimmBackbone("vit_base_patch16_224", dynamic_img_size=True, depth=int(depth), out_indices=1)  # the last block's tokens as a map
 
 
 class AlexNetFeatures(nn.Module):
@@ -95,12 +170,18 @@ class AlexNetFeatures(nn.Module):
             self.pool = nn.AdaptiveAvgPool2d(1)
             self.fc = nn.Sequential(nn.Flatten(), nn.Linear(channels, fc_dim), nn.ReLU(inplace=True))
             self.out_features = fc_dim
+        self.map_channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(self.features(x)))
 
 
-@register_backbone("alexnet")
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        maps = self.features(x)
+        return maps, self.fc(self.pool(maps))
+
+
+@register_backbone("alexnet", min_input=64)  # three 3×3/2 max-pools after a stride-4 conv
 def alexnet(head: str = "stock", width: float = 1.0, fc_dim: int = 512) -> nn.Module:
     return AlexNetFeatures(head=head, width=width, fc_dim=fc_dim)
 
@@ -120,6 +201,20 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x)).squeeze(1)
 
 
+def _checkpoint_names(key: str):
+    """Where a checkpoint tensor (torchvision / timm naming) may live in our modules: under a wrapper
+    (``net.``, ``backbone.``, timm's ``model.`` for ViT) and, for timm's ``features_only`` networks,
+    with the leading module path flattened (``features.0.weight`` → ``features_0.weight``)."""
+    bare = key.removeprefix("module.")
+    yield key
+    parts = bare.split(".")
+    flattened = ["_".join(parts[:k + 1]) + "." + ".".join(parts[k + 1:]) for k in (1, 2) if len(parts) > k + 1]
+    for prefix in ("", "net.", "backbone.", "backbone.net.", "net.model.", "backbone.net.model."):
+        yield prefix + bare
+        for name in flattened:
+            yield prefix + name
+
+
 def load_pretrained(module: nn.Module, path: str | Path) -> list[str]:
     """Load local weights into ``module`` where names and shapes match; returns what was loaded.
 
@@ -135,7 +230,7 @@ def load_pretrained(module: nn.Module, path: str | Path) -> list[str]:
     own = module.state_dict()
     loaded = []
     for key, tensor in state.items():
-        for candidate in (key, key.removeprefix("module."), f"net.{key}", f"backbone.{key}", f"backbone.net.{key}"):
+        for candidate in _checkpoint_names(key):
             if candidate in own and own[candidate].shape == tensor.shape:
                 own[candidate] = tensor
                 loaded.append(candidate)

@@ -1,5 +1,8 @@
 """Paper-specific losses, each one short function whose docstring carries its formula and source.
 
+The paper recipes call these directly; ``nn/objectives.py`` registers the uniform
+``loss(outputs, batch)`` form of each under its vocabulary id.
+
 The formulas come from ``reference/papers.md`` and are tagged there [R] (recalled) or [I]
 (inferred): none is verified against the papers' PDFs. Mining lives in ``nn/miners.py``; reduction
 in ``reduce_loss``. Labels: 1 bona fide, 0 attack. Distances are Euclidean, not squared, unless a
@@ -8,7 +11,7 @@ function says otherwise.
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Sequence
+from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -219,17 +222,3 @@ def _as_depth_maps(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tens
     if pred.dim() != 3 or pred.shape != target.shape:
         raise ValueError(f"depth losses expect [N, H, W] (or [N, 1, H, W]) maps of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     return pred, target.to(pred.dtype)
-
-
-# Canonical loss ids of methods/vocabulary.yaml that this module implements (signatures differ:
-# the recipe that composes them knows what to pass).
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "metric_softmax": metric_softmax_loss,
-    "triplet_focal": triplet_focal_loss,
-    "triplet": one_side_triplet_loss,
-    "mmd": mmd_loss,
-    "paired_similarity": paired_similarity_loss,
-    "depth_mse": depth_loss,
-    "contrastive_depth": contrastive_depth_loss,
-}
-

@@ -7,19 +7,21 @@ Metrics are computed elsewhere (``vaultlab.metrics``) from those scores alone.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vaultlab import registry
 from vaultlab.data.sampleset import SampleSet, Splits
 from vaultlab.engine.batches import BatchSpec
 from vaultlab.engine.core import Engine, StageRecord, seed_everything
 from vaultlab.nn.backbones import Classifier, build_backbone, load_pretrained
-from vaultlab.recipes import RECIPE_MODULES
+from vaultlab.registry import register_recipe
+
+__all__ = ["ArmScores", "Recipe", "RecipeContext", "RecipeError", "RecipeResult", "get_recipe", "register_recipe"]
 
 
 class RecipeError(ValueError):
@@ -54,6 +56,12 @@ class RecipeContext:
     def get(self, key: str, default: Any = None) -> Any:
         return self.hp.get(key, default)
 
+    def loss_weight(self, loss: str) -> float:
+        """The weight of ``loss`` in this run's objective. One rule everywhere: the weight the card, the
+        note or ``--set losses.<id>=w`` states; a loss named without a weight weighs 1.0 (resolution
+        fills that in); a loss not named at all weighs 0 — it is not part of the objective."""
+        return float((self.components.get("losses") or {}).get(loss, 0.0))
+
     def require(self, key: str) -> Any:
         if key not in self.hp:
             raise RecipeError(f"hyper-parameter {key!r} is not set by the method card's profile {self.profile!r}; pass --set {key}=...")
@@ -72,34 +80,37 @@ class RecipeContext:
 
 
 class Recipe:
+    """A training procedure. Subclasses set ``name`` (the card's ``recipe:`` id), declare the
+    hyper-parameters they read in ``hparams`` ({key: "int" | "float" | "bool" | "str" | "list"},
+    besides ``registry.SHARED_HPARAMS``; the values live in the card's profiles), ``backbones =
+    "any"`` when they build any registered backbone rather than only their card's, and ``losses =
+    "any"`` when they train on whichever registered losses the components weigh. All are literals:
+    the torch-free manifest reads them from source."""
+
     name: ClassVar[str]
 
     def run(self, ctx: RecipeContext) -> RecipeResult:  # pragma: no cover - interface
         raise NotImplementedError
 
 
-_REGISTRY: dict[str, type[Recipe]] = {}
-
-
-def register_recipe(cls: type[Recipe]) -> type[Recipe]:
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
 def get_recipe(name: str) -> Recipe:
-    if name not in _REGISTRY and name in RECIPE_MODULES:
-        try:
-            importlib.import_module(RECIPE_MODULES[name])
-        except ModuleNotFoundError as exc:
-            if exc.name == RECIPE_MODULES[name]:
-                raise RecipeError(f"recipe {name!r} is not implemented yet in this version of vaultlab") from None
-            raise
-    if name not in _REGISTRY:
-        raise RecipeError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPE_MODULES))}")
-    return _REGISTRY[name]()
+    try:
+        return registry.load("recipe", name)()
+    except registry.UnknownComponent as exc:
+        raise RecipeError(str(exc)) from None
 
 
 # -- shared pieces: the backbone + BCE classifier that every Baseline column uses ------------------
+
+def fit_input_size(ctx: RecipeContext, backbone: str) -> tuple[RecipeContext, list[str]]:
+    """A context whose ``input_size`` is at least what ``backbone`` needs (AlexNet's pools need 64 px),
+    with the note the result must carry when it had to change; images are resized on the device."""
+    minimum = int(registry.entry("backbone", backbone).meta.get("min_input", 0)) if registry.known("backbone", backbone) else 0
+    size = ctx.get("input_size")
+    if size is None or int(size) >= minimum:
+        return ctx, []
+    return replace(ctx, hp={**ctx.hp, "input_size": minimum}), [f"{backbone} needs at least {minimum} px: images were resized from {size} to {minimum} px."]
+
 
 def make_optimizer(params, hp: dict[str, Any], prefix: str = "") -> torch.optim.Optimizer:
     lr = float(hp.get(f"{prefix}lr", hp.get("lr", 1e-3)))

@@ -5,17 +5,28 @@ This is the "Baseline" column of every Results table, and a runnable experiment 
 
 from __future__ import annotations
 
-from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeResult, dev_test_scores, register_recipe, train_bce_classifier
+import inspect
+
+from vaultlab import registry
+from vaultlab.recipes.base import (
+    ArmScores, Recipe, RecipeContext, RecipeResult, dev_test_scores, fit_input_size, register_recipe, train_bce_classifier,
+)
 
 
-def backbone_options(ctx: RecipeContext) -> dict:
-    """Options the card may set for the backbone (e.g. AlexNet's slim head in the quick profile)."""
-    return {k.removeprefix("backbone_"): v for k, v in ctx.hp.items() if k.startswith("backbone_")}
+def backbone_options(ctx: RecipeContext, backbone: str | None = None) -> dict:
+    """The card's ``backbone_*`` settings (AlexNet's slim head, DepthNet's width, ViT's number of blocks …)
+    as builder options; with ``backbone``, only those its builder
+    accepts (a composed card's ``backbone_depth`` cuts ViT's blocks and means nothing to a ResNet)."""
+    options = {k.removeprefix("backbone_"): v for k, v in ctx.hp.items() if k.startswith("backbone_")}
+    if backbone is None:
+        return options
+    accepted = inspect.signature(registry.load("backbone", backbone)).parameters
+    return {k: v for k, v in options.items() if k in accepted}
 
 
 def run_baseline_arm(ctx: RecipeContext, backbone: str, stage: str = "baseline") -> ArmScores:
     model, _ = train_bce_classifier(ctx, stage, ctx.splits.train, backbone, epochs=int(ctx.require("epochs")),
-                                    seed_offset=7, backbone_options=backbone_options(ctx))
+                                    seed_offset=7, backbone_options=backbone_options(ctx, backbone))
     dev, test = dev_test_scores(ctx, model)
     return ArmScores("baseline", f"{backbone} + BCE on {ctx.splits.protocol} training data", dev, test)
 
@@ -23,7 +34,12 @@ def run_baseline_arm(ctx: RecipeContext, backbone: str, stage: str = "baseline")
 @register_recipe
 class Baseline(Recipe):
     name = "baseline"
+    backbones = "any"
+    hparams = {"backbone_head": "str", "backbone_width": "float", "backbone_fc_dim": "int", "backbone_depth": "int",
+               "backbone_weight_init": "str"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
-        arm = run_baseline_arm(ctx, str(ctx.components["backbone"]))
-        return RecipeResult(arms={"method": ArmScores("method", arm.description, arm.dev, arm.test)})
+        backbone = str(ctx.components["backbone"])
+        ctx, notes = fit_input_size(ctx, backbone)
+        arm = run_baseline_arm(ctx, backbone)
+        return RecipeResult(arms={"method": ArmScores("method", arm.description, arm.dev, arm.test)}, notes=notes)

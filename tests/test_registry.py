@@ -1,0 +1,76 @@
+"""The registry's torch-free manifest against the live registry, and who may import what."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vaultlab import registry
+from vaultlab.catalog import compose
+from vaultlab.catalog.cards import VOCABULARY_FILE
+from vaultlab.catalog.vocabulary import load_vocabulary
+from vaultlab.resources import methods_dir
+
+SRC = Path(registry.__file__).resolve().parent
+# vocabulary loss ids with no uniform implementation, on purpose (each needs more than a backbone and heads)
+NOT_COMPOSABLE_LOSSES = {"kd"}
+
+
+def test_manifest_equals_the_live_registry():
+    registry.import_all_components()
+    live = registry.live_entries()
+    manifest = registry.manifest()
+    for kind in registry.KINDS:  # tests may register their own tiny networks at run time: not vaultlab's
+        assert {n: e for n, e in live[kind].items() if e.module.startswith("vaultlab.")} == manifest[kind], kind
+
+
+def test_manifest_is_read_without_importing_torch():
+    code = ("import sys; from vaultlab import registry; m = registry.manifest(); "
+            "assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert {'resnet18', 'vit', 'cdcn', 'depthnet'} <= set(m['backbone']); assert 'composed' in m['recipe']")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC.parent)})
+    assert done.returncode == 0, done.stderr
+
+
+def test_unknown_component_names_the_closest():
+    with pytest.raises(registry.UnknownComponent, match="resnet18") as caught:
+        registry.entry("backbone", "resnet-18")
+    assert caught.value.close[0] == "resnet18"
+
+
+def test_catalog_never_imports_recipes_nn_or_torch():
+    for path in (SRC / "catalog").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert not name.startswith(("vaultlab.recipes", "vaultlab.nn", "torch")), f"{path.name} imports {name}"
+
+
+def test_registry_ids_are_vocabulary_ids():
+    vocabulary = load_vocabulary(methods_dir() / VOCABULARY_FILE)
+    assert set(registry.names("backbone")) - {"smp_encoder"} <= set(vocabulary.ids("backbones"))
+    assert set(registry.names("loss")) <= set(vocabulary.ids("losses"))
+    assert set(vocabulary.ids("losses")) - set(registry.names("loss")) == NOT_COMPOSABLE_LOSSES
+
+
+def test_every_loss_declares_known_heads_and_every_head_exists():
+    for name in registry.names("loss"):
+        heads = registry.entry("loss", name).meta["heads"]
+        assert heads and set(heads) <= set(registry.names("head")), name
+        assert registry.entry("loss", name).meta.get("choice"), f"{name}: `vaultlab show` lists its choice"
+
+
+def test_catalog_and_recipe_agree_on_scoring_heads():
+    from vaultlab.recipes.composed import SCORE_HEADS
+
+    assert compose.SCORE_HEADS == SCORE_HEADS
+
+
+def test_declared_hyper_parameter_types_are_known():
+    for name in registry.names("recipe"):
+        declared = registry.recipe_hparams(name) or {}
+        assert set(declared.values()) <= set(registry.HPARAM_TYPES), name

@@ -3,7 +3,8 @@
 A recipe hands ``Engine.fit`` a stage: the modules, an optimiser, batches and a ``step`` that returns
 named losses (the key ``"loss"`` is the one optimised). The engine owns everything around it: device,
 bf16 autocast and channels_last on CUDA, seeding, a checkpoint per epoch, resume, the NaN guard,
-heartbeats and a rich progress line with throughput and ETA.
+heartbeats and a rich progress line with throughput and ETA. Launched by torchrun (``vaultlab run
+--nproc N``), it trains data-parallel (``vaultlab.engine.distributed``); only rank 0 saves checkpoints.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from vaultlab.engine import distributed
 from vaultlab.engine.batches import Batches
 
 StepFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -77,7 +79,8 @@ class Engine:
         self.resume = resume
         self.console = console or Console(stderr=True)
         self.heartbeat = heartbeat or (lambda _message: None)
-        self.quiet = quiet
+        self.group = distributed.current_group()
+        self.quiet = quiet or self.group.rank > 0
         self.stages: dict[str, StageRecord] = {}
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
@@ -101,13 +104,15 @@ class Engine:
 
     def prepare(self, module: torch.nn.Module) -> torch.nn.Module:
         module = module.to(self.device)
+        if self.group.active:
+            module = distributed.sync_batchnorm(module, self.device)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         return module
 
     def batches(self, data, spec, *, shuffle: bool, seed: int = 0, steps_per_epoch: int | None = None) -> Batches:
         return Batches(data, spec, self.device, shuffle=shuffle, seed=seed, channels_last=self.channels_last,
-                       steps_per_epoch=steps_per_epoch)
+                       steps_per_epoch=steps_per_epoch, group=self.group if shuffle else None)
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, stage: str, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer, batches: Batches,
@@ -137,13 +142,17 @@ class Engine:
                     loss = losses["loss"]
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if self.group.active:
+                        distributed.average_gradients(modules.values(), self.group)
                     optimizer.step()
                     if scheduler is not None:
                         scheduler.step()
                     global_step += 1
-                    seen += len(batch["label"])
+                    seen += len(batch["label"]) * self.group.world
                     if i % self.options.nan_check_every == 0 or i == len(batches) - 1:
                         values = {k: float(v.detach()) for k, v in losses.items()}
+                        if self.group.active:
+                            values = distributed.average_values(values, self.group)
                         self._check_finite(stage, epoch, global_step, values)
                         for k, v in values.items():
                             sums[k] = sums.get(k, 0.0) + v
@@ -189,7 +198,7 @@ class Engine:
 
     def _save_checkpoint(self, stage, modules, optimizer, scheduler, epochs_done, record) -> None:
         path = self._checkpoint_path(stage)
-        if path is None:
+        if path is None or self.group.rank > 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {"epochs_done": epochs_done, "modules": {k: m.state_dict() for k, m in modules.items()},

@@ -102,6 +102,8 @@ class RunDir:
                     status.pop(key, None)
             elif state != "queued":
                 status["ended"] = now_iso()
+                if state == "done":
+                    status.pop("progress", None)
             self.write_json("status.json", status)
         if state == "running":
             self._start_heartbeat()

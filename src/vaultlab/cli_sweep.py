@@ -39,6 +39,7 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the grid and each point's state; run nothing.")] = False,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the points and write the notes (--no-wait: submit and return).")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="Also log finished runs to MLflow: a tracking URI, a folder, or 'local' (<vault>/.vaultlab/mlruns).")] = None,
 ) -> None:
     """Run experiments × protocols × variants × seeds (× --set grids); skip what is done, retry what failed."""
     from vaultlab.sweep import build_grid, decide, print_grid, run_points, summary_table, write_results
@@ -81,7 +82,20 @@ def sweep(
     written = write_results(ws, points, err)
     out.print(summary_table(points))
     err.print(f"wrote {', '.join(written) or 'nothing'}")
+    if mlflow is not None:
+        _log_to_mlflow(points, mlflow, root)
     raise typer.Exit(0 if all(p.run.state() == "done" for p in points) else 1)
+
+
+def _log_to_mlflow(points, value: str, root: Path) -> None:
+    from vaultlab.tracking import TrackingError, log_runs, tracking_uri
+
+    uri = tracking_uri(value, root)
+    try:
+        created = log_runs(points, uri)
+    except TrackingError as exc:
+        raise fail(str(exc), 2) from None
+    err.print(f"MLflow: {len(created)} run(s) logged to {uri}")
 
 
 def _executor(kind: str, ws, *, jobs, gpus, nproc, device, slurm):

@@ -117,7 +117,10 @@ def build_grid(ws, experiments: list[str], *, protocols: list[str] | None, varia
 
 def decide(point: Point, max_attempts: int) -> Decision:
     state = point.run.state()
-    attempts = int(point.run.status().get("attempts", 0))
+    status = point.run.status()
+    attempts = int(status.get("attempts", 0))
+    if state == "queued" and status.get("slurm_job") and slurm_job_gone(status["slurm_job"]):
+        state = "stale"  # its job left the queue without ever starting (cancelled, or the submission was lost)
     if state == "done":
         return Decision("skip", "done")
     if state in ("running", "queued"):
@@ -125,6 +128,19 @@ def decide(point: Point, max_attempts: int) -> Decision:
     if state in RETRYABLE and attempts >= max_attempts:
         return Decision("gave up", f"{state} after {attempts} attempt(s); raise --max-attempts to retry")
     return Decision("run", f"{state}, attempt {attempts + 1}" if state in RETRYABLE else "new")
+
+
+def slurm_job_gone(job: str) -> bool:
+    """Whether Slurm no longer knows ``job``; False where squeue cannot say (no Slurm on this machine)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("squeue") is None:
+        return False
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", job.split("_")[0]], capture_output=True, text=True)
+    if out.returncode != 0 and "Invalid job id" not in out.stderr:
+        return False
+    return job not in out.stdout.split()
 
 
 def where(status: dict) -> str:

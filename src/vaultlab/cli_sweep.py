@@ -42,7 +42,7 @@ def sweep(
     mlflow: Annotated[Optional[str], typer.Option("--mlflow", help="Also log finished runs to MLflow: a tracking URI, a folder, or 'local' (<vault>/.vaultlab/mlruns).")] = None,
 ) -> None:
     """Run experiments × protocols × variants × seeds (× --set grids); skip what is done, retry what failed."""
-    from vaultlab.sweep import build_grid, decide, print_grid, run_points, summary_table, write_results
+    from vaultlab.sweep import build_grid, decide, finish, print_grid, run_points
     from vaultlab.workspace import PlanError, open_workspace
 
     if executor not in ("local", "slurm"):
@@ -74,17 +74,10 @@ def sweep(
             err.print("[yellow]interrupted — unfinished points are marked 'interrupted'; run the sweep again to resume them[/yellow]")
             raise typer.Exit(130) from None
         err.print(f"{len(todo)} point(s) in {report.seconds:.1f} s")
-    for p in todo:
-        status = p.run.status()
-        if p.run.state() != "done":
-            err.print(f"[red]{escape(p.run_id)}: {p.run.state()}[/red] {escape(str(status.get('error', '')))} "
-                      f"(log: {escape(str(p.run.path / 'worker.log'))})", soft_wrap=True)
-    written = write_results(ws, points, err)
-    out.print(summary_table(points))
-    err.print(f"wrote {', '.join(written) or 'nothing'}")
+    code = finish(ws, points, todo, err, out)
     if mlflow is not None:
         _log_to_mlflow(points, mlflow, root)
-    raise typer.Exit(0 if all(p.run.state() == "done" for p in points) else 1)
+    raise typer.Exit(code)
 
 
 def _log_to_mlflow(points, value: str, root: Path) -> None:

@@ -98,7 +98,7 @@ class RunDir:
                 status.update(where_am_i())
                 status.setdefault("first_started", now_iso())
                 status["started"] = now_iso()
-                for key in ("ended", "error", "progress"):
+                for key in ("ended", "error", "progress", "requeued"):
                     status.pop(key, None)
             elif state != "queued":
                 status["ended"] = now_iso()
@@ -133,6 +133,14 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.path / "status.json", status)
         return attempts
+
+    def note_queued_job(self, job: str) -> None:
+        """The scheduler's job id, for `vaultlab status` and for noticing a job that vanished while queued."""
+        with _STATUS_LOCK:
+            status = self.status()
+            if status.get("state") == "queued" and "slurm_job" not in status:
+                status["slurm_job"] = job
+                write_json_atomic(self.path / "status.json", status)
 
     def status(self) -> dict[str, Any]:
         return self.read_json("status.json", {}) or {}

@@ -270,7 +270,7 @@ def summary_table(points: list[Point]) -> Table:
             pending[p.group] = pending.get(p.group, 0) + 1
     table = Table(title="test split, dev-EER threshold, % (mean ± std)", title_justify="left")
     table.add_column("experiment", no_wrap=True)
-    table.add_column("protocol", overflow="fold")
+    table.add_column("protocol", no_wrap=True)
     table.add_column("setting", overflow="fold")
     table.add_column("n", justify="right")
     table.add_column("HTER", no_wrap=True)
@@ -288,7 +288,7 @@ def summary_table(points: list[Point]) -> Table:
 
 
 def _mean_std(mean: float, std: float, n: int) -> str:
-    return f"{mean:.2f}" if n == 1 else f"{mean:.2f} ± {std:.2f}"
+    return f"{mean:.1f}" if n == 1 else f"{mean:.1f} ± {std:.1f}"
 
 
 def run_distributed(ws, plans, nproc: int, console: Console, *, quiet: bool = False) -> int:
@@ -299,11 +299,16 @@ def run_distributed(ws, plans, nproc: int, console: Console, *, quiet: bool = Fa
     todo = [p for p in points if p.run.state() != "done"]
     if todo:
         run_points(todo, local_executor(1, nproc, plans[0].device, None), console, quiet=quiet)
-    for p in todo:
+    return finish(ws, points, todo, console)
+
+
+def finish(ws, points: list[Point], launched: list[Point], console: Console, table_console: Console | None = None) -> int:
+    """After the workers: name what did not finish, write the notes, print the summary; the exit code."""
+    for p in launched:
         if p.run.state() != "done":
             console.print(f"[red]{escape(p.run_id)}: {p.run.state()}[/red] {escape(str(p.run.status().get('error', '')))} "
                           f"(log: {escape(str(p.run.path / 'worker.log'))})", soft_wrap=True)
     written = write_results(ws, points, console)
-    console.print(summary_table(points))
+    (table_console or console).print(summary_table(points))
     console.print(f"wrote {', '.join(written) or 'nothing'}")
     return 0 if all(p.run.state() == "done" for p in points) else 1

@@ -125,3 +125,22 @@ def test_a_queued_point_whose_slurm_job_left_the_queue_runs_again(tmp_path):
     run = RunDir(tmp_path / "r")
     run.count_attempt(executor="slurm", slurm_job="999999_0")  # a job id Slurm never issued here
     assert decide(Point(plan=None, seed=0, run=run, vault_root=tmp_path), 3).action == "run"
+
+
+def test_dry_run_prints_the_whole_grid_with_states_and_writes_nothing(tmp_path):
+    import shutil
+
+    from tests.cli.test_cli import EXAMPLE, digests
+
+    vault = tmp_path / "vault"
+    shutil.copytree(EXAMPLE, vault)
+    before = digests(vault)
+    result = CliRunner().invoke(app, ["sweep", "003_distillation", "004_depthseg", "--seeds", "0,1", "--set", "batch_size=16,32",
+                                      "--vault", str(vault), "--dry-run"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    # 003: 2 batch sizes × 2 seeds; 004: 2 variants × 2 batch sizes × 2 seeds
+    assert "sweep: 12 point(s)" in result.output and "12 run · 0 skip" in result.output
+    assert result.output.count("batch_size=32") == 6 and max(map(len, result.output.splitlines())) <= 80
+    assert digests(vault) == before and not (vault / ".vaultlab" / "runs").exists()
+    bad = CliRunner().invoke(app, ["sweep", "003_distillation", "--set", "batch_size", "--vault", str(vault), "--dry-run"])
+    assert bad.exit_code == 2 and "key=value" in bad.output

@@ -107,11 +107,14 @@ class SlurmExecutor:
         if self.nproc > 1:
             params.update(tasks_per_node=self.nproc, nodes=1)
         executor.update_parameters(name="vaultlab", **params)
-        jobs = [str(write_job(p.run, p.plan, p.seed, p.vault_root)) for p in points]
+        jobs = []
+        for p in points:  # queued before submitting: a job that starts at once must not be overwritten
+            p.run.count_attempt(executor="slurm")
+            jobs.append(str(write_job(p.run, p.plan, p.seed, p.vault_root)))
         submitted = executor.map_array(PointJob(self.nproc), jobs)
         for point, job in zip(points, submitted, strict=True):
             self.jobs[point.run_id] = job.job_id
-            point.run.count_attempt(executor="slurm", slurm_job=job.job_id)
+            point.run.note_queued_job(job.job_id)
 
     def active(self, point) -> bool:
         return self.jobs.get(point.run_id) in self._queue()

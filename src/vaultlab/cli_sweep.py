@@ -95,7 +95,10 @@ def _executor(kind: str, ws, *, jobs, gpus, nproc, device, slurm):
     if kind == "local":
         from vaultlab.sweep import local_executor
 
-        return local_executor(jobs, nproc, device, gpus)
+        try:
+            return local_executor(jobs, nproc, device, gpus)
+        except ValueError as exc:
+            raise fail(str(exc), 2) from None
     config = ws.config.raw.get("slurm") or {}
     if not isinstance(config, dict):
         raise fail(".vaultlab/config.yaml: slurm: must be a mapping of settings", 2)

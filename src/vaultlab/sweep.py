@@ -213,6 +213,8 @@ def local_executor(jobs: int | None, nproc: int, device: str, gpus: str | None):
         ids = [str(i) for i in range(_cuda_count())]
     if device == "cpu":
         ids = []
+    if ids and nproc > len(ids):
+        raise ValueError(f"--nproc {nproc} needs {nproc} GPUs (one per process); this machine shows {len(ids)}")
     default = max(1, len(ids) // nproc) if ids else 1
     return LocalExecutor(jobs=jobs or default, nproc=nproc, gpus=ids)
 

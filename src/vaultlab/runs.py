@@ -259,7 +259,8 @@ class RunStore:
     def all(self) -> list[RunDir]:
         if not self.root.is_dir():
             return []
-        return [RunDir(p) for p in sorted(self.root.iterdir()) if (p / "spec.json").exists()]
+        # status.json alone: a point queued by a sweep whose worker has not started yet
+        return [RunDir(p) for p in sorted(self.root.iterdir()) if (p / "spec.json").exists() or (p / "status.json").exists()]
 
 
 def environment_info(device: str, vault_root: Path | None = None) -> dict[str, Any]:

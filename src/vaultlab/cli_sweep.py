@@ -71,7 +71,11 @@ def sweep(
         try:
             report = run_points(todo, runner, err, quiet=quiet)
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted — unfinished points are marked 'interrupted'; run the sweep again to resume them[/yellow]")
+            if runner.name == "slurm":
+                err.print("[yellow]interrupted — the Slurm jobs keep running (`vaultlab status` follows them); "
+                          "run the sweep again to collect them[/yellow]")
+            else:
+                err.print("[yellow]interrupted — unfinished points are marked 'interrupted'; run the sweep again to resume them[/yellow]")
             raise typer.Exit(130) from None
         err.print(f"{len(todo)} point(s) in {report.seconds:.1f} s")
     code = finish(ws, points, todo, err, out)

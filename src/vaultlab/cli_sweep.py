@@ -69,7 +69,7 @@ def sweep(
                       "and run this sweep again to write the notes")
             return
         try:
-            report = run_points(todo, runner, err, quiet=quiet)
+            seconds = run_points(todo, runner, err, quiet=quiet)
         except KeyboardInterrupt:
             if runner.name == "slurm":
                 err.print("[yellow]interrupted — the Slurm jobs keep running (`vaultlab status` follows them); "
@@ -77,7 +77,7 @@ def sweep(
             else:
                 err.print("[yellow]interrupted — unfinished points are marked 'interrupted'; run the sweep again to resume them[/yellow]")
             raise typer.Exit(130) from None
-        err.print(f"{len(todo)} point(s) in {report.seconds:.1f} s")
+        err.print(f"{len(todo)} point(s) in {seconds:.1f} s")
     code = finish(ws, points, todo, err, out)
     if mlflow is not None:
         _log_to_mlflow(points, mlflow, root)

@@ -10,9 +10,8 @@ process alone writes the notes, once, at the end (``write_results``).
 from __future__ import annotations
 
 import itertools
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -169,16 +168,9 @@ def print_grid(points: list[Point], decisions: dict[str, Decision], console: Con
 
 # -- running ------------------------------------------------------------------------------------
 
-@dataclass
-class SweepReport:
-    launched: list[Point] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def run_points(points: list[Point], executor, console: Console, *, quiet: bool = False, poll_s: float = 0.5) -> SweepReport:
-    """Launch ``points`` on ``executor`` and wait for all of them, with a done/running/failed line and an ETA.
-    Ctrl-C stops the local workers (their runs end "interrupted") and re-raises."""
-    report = SweepReport(launched=list(points))
+def run_points(points: list[Point], executor, console: Console, *, quiet: bool = False, poll_s: float = 0.5) -> float:
+    """Launch ``points`` on ``executor`` and wait for all of them, with a done/running/failed line and an ETA;
+    returns the seconds it took. Ctrl-C stops the local workers (their runs end "interrupted") and re-raises."""
     t0 = time.perf_counter()
     executor.submit(points)
     columns = (TextColumn("[bold]sweep"), BarColumn(bar_width=16), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
@@ -198,8 +190,7 @@ def run_points(points: list[Point], executor, console: Console, *, quiet: bool =
     except KeyboardInterrupt:
         executor.stop()
         raise
-    report.seconds = time.perf_counter() - t0
-    return report
+    return time.perf_counter() - t0
 
 
 def local_executor(jobs: int | None, nproc: int, device: str, gpus: str | None):

@@ -1,14 +1,15 @@
-"""A vault whose 003_distillation trains in a few seconds per point, and the sweep as a subprocess."""
+"""A vault whose 003_distillation trains in a few seconds per point, and a command running in the background."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.cli.test_cli import EXAMPLE, TINY
 
@@ -25,15 +26,32 @@ def make_vault(tmp_path: Path, extra: str = "") -> Path:
     return vault
 
 
-def env() -> dict[str, str]:
-    """Workers and Slurm jobs import this checkout's vaultlab, whatever their working directory."""
-    path = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", COLUMNS="80")
+@pytest.fixture
+def worker_env(monkeypatch):
+    """Workers and Slurm jobs (which inherit this environment) import this checkout's vaultlab."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
 
 
-def vaultlab(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "vaultlab", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env(), cwd=ROOT, **kw)
+class Background:
+    """``vaultlab ARGS`` in a thread of this process (no second interpreter to start); workers are real processes."""
+
+    def __init__(self, *args: str):
+        from typer.testing import CliRunner
+
+        from vaultlab.cli import app
+
+        self.result = None
+        self.thread = threading.Thread(target=lambda: setattr(self, "result", CliRunner().invoke(app, list(args))), daemon=True)
+        self.thread.start()
+
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def finish(self, timeout: float = 240):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the command did not finish in time"
+        return self.result
 
 
 def statuses(vault: Path) -> dict[Path, dict]:
@@ -46,13 +64,13 @@ def statuses(vault: Path) -> dict[Path, dict]:
     return out
 
 
-def wait_for(predicate, proc: subprocess.Popen | None, what: str, timeout: float = 120):
+def wait_for(predicate, command: Background, what: str, timeout: float = 120):
     deadline = time.time() + timeout
     while time.time() < deadline:
         found = predicate()
         if found:
             return found
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the sweep ended before {what}:\n{proc.stdout.read()}")
+        if not command.running():
+            raise AssertionError(f"the command ended before {what}:\n{command.result.output}")
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.sweep_fixtures import ROOT, make_vault, statuses, vaultlab, wait_for
+from tests.cluster.sweep_fixtures import ROOT, Background, make_vault, statuses, wait_for, worker_env  # noqa: F401
 
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 # the signal this cluster sends before a preemption or a time limit (submitit's default is USR2)
@@ -45,9 +45,9 @@ def _squeue(job: str) -> str:
     return subprocess.run(["squeue", "-h", "-j", job, "-o", "%T"], capture_output=True, text=True).stdout.strip()
 
 
-def test_signalled_job_is_requeued_resumes_and_the_sweep_collects(slurm, tmp_path: Path):
+def test_signalled_job_is_requeued_resumes_and_the_sweep_collects(slurm, worker_env, tmp_path: Path):
     vault = make_vault(tmp_path, SLURM)
-    sweep = vaultlab("sweep", "003_distillation", "--seeds", "0,1", "--executor", "slurm", "--vault", str(vault), "--quiet")
+    sweep = Background("sweep", "003_distillation", "--seeds", "0,1", "--executor", "slurm", "--vault", str(vault), "--quiet")
 
     def a_job_past_its_first_checkpoint():
         for run, st in statuses(vault).items():
@@ -67,8 +67,8 @@ def test_signalled_job_is_requeued_resumes_and_the_sweep_collects(slurm, tmp_pat
     # Slurm holds a requeued job back for a while (its begin time); a test has no minutes to spare
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
 
-    output, _ = sweep.communicate(timeout=240)
-    assert sweep.returncode == 0, output
+    result = sweep.finish()
+    assert result.exit_code == 0, result.output
     final = statuses(vault)
     assert {st["state"] for st in final.values()} == {"done"}, final
     assert final[run]["slurm_restarts"] >= 1 and final[run]["attempts"] == 1  # a requeue is not a new attempt

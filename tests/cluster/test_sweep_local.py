@@ -11,7 +11,7 @@ import signal
 from typer.testing import CliRunner
 
 from tests.cli.test_cli import SEEDS, strip_owned
-from tests.cluster.sweep_fixtures import make_vault, statuses, vaultlab, wait_for
+from tests.cluster.sweep_fixtures import Background, make_vault, statuses, wait_for, worker_env  # noqa: F401
 from vaultlab.cli import app
 
 BLANK_ROW = re.compile(r"^\|[ |]*\|\n", re.M)  # the template's empty Results row, which vaultlab may fill
@@ -25,11 +25,11 @@ def user_text(text: str) -> str:
     return BLANK_ROW.sub("", strip_owned(text))
 
 
-def test_kill_9_reads_stale_and_the_next_sweep_reruns_that_point_alone(tmp_path):
+def test_kill_9_reads_stale_and_the_next_sweep_reruns_that_point_alone(tmp_path, worker_env):
     vault = make_vault(tmp_path)
     originals = {name: (vault / name).read_text(encoding="utf-8") for name in SEEDS}
     args = ("sweep", "003_distillation", "--seeds", "0,1", "--jobs", "2", "--vault", str(vault), "--quiet")
-    sweep = vaultlab(*args)
+    sweep = Background(*args)
 
     def seed1_training():
         for run, st in statuses(vault).items():
@@ -38,10 +38,11 @@ def test_kill_9_reads_stale_and_the_next_sweep_reruns_that_point_alone(tmp_path)
         return None
 
     victim, status = wait_for(seed1_training, sweep, "seed 1 reached its first checkpoint")
-    assert status["host"] and status["pid"] != sweep.pid
+    assert status["host"] and status["pid"] != os.getpid()
     os.kill(status["pid"], signal.SIGKILL)
-    output, _ = sweep.communicate(timeout=240)
-    assert sweep.returncode == 1, output  # one point did not finish
+    result = sweep.finish()
+    output = result.output
+    assert result.exit_code == 1, output  # one point did not finish
     assert re.search(r"s1-\w+: stale", output), output
 
     listing = invoke("status", "--vault", str(vault)).output

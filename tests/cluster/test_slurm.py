@@ -1,5 +1,6 @@
 """A two-point sweep through a real one-node Slurm (submitit job array): one job is signalled mid-run as
-a preemption would, is requeued and resumes from its last checkpoint; the sweep then writes the notes.
+a preemption would, checkpoints at its current step, is requeued and resumes there; the sweep then
+writes the notes.
 
 Needs sbatch: `.ci/run` installs and starts a local cluster (scripts/slurm-local.sh); where Slurm is
 installed but down, the fixture starts it (as root) and stops what it started."""
@@ -7,6 +8,7 @@ installed but down, the fixture starts it (as root) and stops what it started.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -73,7 +75,8 @@ def test_signalled_job_is_requeued_resumes_and_the_sweep_collects(slurm, worker_
     assert {st["state"] for st in final.values()} == {"done"}, final
     assert final[run]["slurm_restarts"] >= 1 and final[run]["attempts"] == 1  # a requeue is not a new attempt
     logs = "".join(p.read_text(errors="replace") for p in (vault / ".vaultlab" / "submitit").rglob("*_log.*"))
-    assert "resumed after epoch" in logs, logs[-3000:]
+    # the signal reached the training loop: it saved a checkpoint at that step, and the requeued job resumed there
+    assert "preempted — checkpoint saved at" in logs and re.search(r"resumed (at epoch \d+, step \d+|after epoch \d+)", logs), logs[-3000:]
     note = (vault / "003_2b75969d89ee11c2.md").read_text(encoding="utf-8")
     rows = [line for line in note.splitlines() if "[[vaultlab/results/" in line]
     assert len(rows) == 2 and all("(n=2)" in row for row in rows), rows

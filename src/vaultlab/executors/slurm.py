@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,19 +69,34 @@ def slurm_parameters(config: dict[str, Any], overrides: dict[str, Any]) -> dict[
 
 
 class PointJob(submitit.helpers.Checkpointable):
-    """What each array task runs. On the preemption/time-limit signal submitit calls ``checkpoint``: the
-    run is marked interrupted (the engine's per-epoch checkpoint is already on disk) and the same job is
-    requeued; ``run_job`` then resumes from that checkpoint."""
+    """What each array task runs. On the preemption/time-limit signal the training finishes its current
+    step and saves a mid-epoch checkpoint (``engine.core.stop_at_next_step``); then submitit's handler
+    runs: ``checkpoint`` marks the run interrupted and the same job is requeued, and ``run_job`` resumes
+    from that checkpoint. Outside training (data loading, scoring; or DDP) submitit's handler runs at
+    once and the run resumes from its last per-epoch checkpoint."""
 
     def __init__(self, nproc: int = 1):
         self.nproc = nproc
 
     def __call__(self, job: str) -> str:
+        from vaultlab.engine.core import Preempted, stop_at_next_step
         from vaultlab.executors.worker import run_job
 
         if self.nproc > 1:  # one task per process: export RANK/WORLD_SIZE/MASTER_ADDR for torch.distributed
             submitit.helpers.TorchDistributedEnvironment().export()
-        return run_job(Path(job))
+        sig = getattr(signal, "SIG" + submitit.JobEnvironment.USR_SIG)
+        requeue = signal.getsignal(sig)  # submitit's: checkpoint(), scontrol requeue, exit
+
+        def on_signal(signum, frame):
+            if not stop_at_next_step():
+                requeue(signum, frame)
+
+        signal.signal(sig, on_signal)
+        try:
+            return run_job(Path(job))
+        except Preempted:
+            requeue(sig, None)
+            raise
 
     def checkpoint(self, job: str) -> submitit.helpers.DelayedSubmission:
         RunDir(Path(job).parent).set_status("interrupted", requeued=True,

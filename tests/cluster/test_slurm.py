@@ -19,7 +19,7 @@ from tests.cluster.sweep_fixtures import ROOT, Background, make_vault, statuses,
 
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 # the signal this cluster sends before a preemption or a time limit (submitit's default is USR2)
-SLURM = "slurm:\n  partition: debug\n  cpus_per_task: 1\n  timeout_min: 10\n  signal: USR1\n"
+SLURM = "slurm:\n  partition: debug\n  cpus_per_task: 1\n  timeout_min: 60\n  signal: USR1\n"
 
 
 def _cluster_up() -> bool:

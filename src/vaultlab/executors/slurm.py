@@ -12,9 +12,9 @@ Resources come from the vault config's ``slurm:`` section, overridden by the com
       signal: USR2          # what the cluster sends before a time limit or a preemption
       setup: ["module load cuda"]
 
-On that signal the job marks its run interrupted and requeues itself (submitit's Checkpointable); the
-requeued job resumes from the run's last per-epoch checkpoint. A point is still active while its job
-is in ``squeue``.
+On that signal the training checkpoints at its current step, the job marks its run interrupted and
+requeues itself (submitit's Checkpointable), and the requeued job resumes from that checkpoint. A point
+is still active while its job is in ``squeue``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vaultlab.cli_common import VaultOption, err, fail, find_vault, out
+from vaultlab.cli_sweep import register as register_sweep_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Obsidian paper notes on face anti-spoofing → runnable experiments → results back in the vault.")
@@ -151,6 +152,7 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Retrain even when an identical run is done.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; train nothing, write nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    nproc: Annotated[int, typer.Option(help="Processes per run through torchrun (DDP: gloo on CPU, NCCL with one GPU each).", min=1)] = 1,
 ) -> None:
     """Reproduce a paper note's method: train, evaluate honestly, write the numbers into the vault."""
     from vaultlab.workspace import PlanError, open_workspace, plan_runs, print_plan, run_and_write_back
@@ -172,6 +174,10 @@ def run(
     from vaultlab.recipes.base import RecipeError
 
     try:
+        if nproc > 1:  # every seed as one torchrun job (worker processes write run dirs; notes are written here)
+            from vaultlab.sweep import run_distributed
+
+            raise typer.Exit(run_distributed(ws, plans, nproc, err, quiet=quiet))
         code = run_and_write_back(ws, plans, resume=resume, force=force, console=err, quiet=quiet)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted — the run is marked 'interrupted'; continue it with --resume[/yellow]")
@@ -190,6 +196,7 @@ def _mount_data_app() -> None:
 
 
 _mount_data_app()
+register_sweep_commands(app)
 
 
 def main() -> None:

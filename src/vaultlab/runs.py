@@ -4,6 +4,11 @@ A run id hashes the resolved spec and the seed, so repeating a sweep finds what 
 Files: ``spec.json`` (resolved experiment), ``status.json`` (state + heartbeat), ``history.json``
 (per-epoch losses), ``scores.csv`` (split, arm, video, pai, label, score), ``metrics.json``,
 ``environment.json``, ``checkpoints/``. Anyone can recompute the metrics from ``scores.csv``.
+
+Liveness: a running run's ``status.json`` names its host and pid (and Slurm job when there is one),
+and a daemon thread refreshes its heartbeat every ``HEARTBEAT_EVERY_S``. A worker killed with
+``kill -9`` therefore reads as *stale*: at once on its own host (its pid is gone), after
+``STALE_AFTER_S`` without a heartbeat anywhere else. Only rank 0 of a torchrun group writes here.
 """
 
 from __future__ import annotations
@@ -14,16 +19,21 @@ import json
 import os
 import platform
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-STATES = ("running", "done", "failed", "interrupted")
+STATES = ("queued", "running", "done", "failed", "interrupted")
 STALE_AFTER_S = 120  # a "running" run whose heartbeat is older than this is reported as stale
+HEARTBEAT_EVERY_S = 10.0
+_STATUS_LOCK = threading.RLock()  # the heartbeat thread and the run share status.json; RLock: signal handlers re-enter
+_BEATING: dict[Path, threading.Event] = {}  # run dir → stop flag of its heartbeat thread
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
@@ -71,35 +81,97 @@ class RunDir:
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else default
 
     def write_json(self, name: str, obj: Any) -> None:
-        write_json_atomic(self.path / name, obj)
+        if is_writer():
+            write_json_atomic(self.path / name, obj)
 
     # -- status -----------------------------------------------------------------------------
     def set_status(self, state: str, **extra: Any) -> None:
+        """Record ``state``; "running" also records where (host, pid, Slurm job) and starts the heartbeat
+        thread, any other state stops it."""
         assert state in STATES, state
-        status = self.read_json("status.json", {}) or {}
-        status.update(extra, state=state, heartbeat=time.time(), updated=now_iso())
+        if not is_writer():
+            return
+        with _STATUS_LOCK:
+            status = self.read_json("status.json", {}) or {}
+            status.update(extra, state=state, heartbeat=time.time(), updated=now_iso())
+            if state == "running":
+                status.update(where_am_i())
+                status.setdefault("first_started", now_iso())
+                status["started"] = now_iso()
+                for key in ("ended", "error", "progress", "requeued"):
+                    status.pop(key, None)
+            elif state != "queued":
+                status["ended"] = now_iso()
+                if state == "done":
+                    status.pop("progress", None)
+            self.write_json("status.json", status)
         if state == "running":
-            status.setdefault("started", now_iso())
+            self._start_heartbeat()
         else:
-            status["ended"] = now_iso()
-        self.write_json("status.json", status)
+            self._stop_heartbeat()
 
     def beat(self, message: str = "") -> None:
-        status = self.read_json("status.json", {}) or {}
-        status.update(heartbeat=time.time(), progress=message)
-        self.write_json("status.json", status)
+        """Refresh the heartbeat (and the progress text) of a running run; a no-op once it ended."""
+        with _STATUS_LOCK:
+            status = self.read_json("status.json", {}) or {}
+            if status.get("state") != "running":
+                return
+            status["heartbeat"] = time.time()
+            if message:
+                status["progress"] = message
+            self.write_json("status.json", status)
+
+    def count_attempt(self, **where: Any) -> int:
+        """The submitter marks a point queued before launching it; returns the attempt number."""
+        with _STATUS_LOCK:
+            status = self.read_json("status.json", {}) or {}
+            attempts = int(status.get("attempts", 0)) + 1
+            previous = self.state()
+            for key in ("host", "pid", "pid_start", "slurm_job", "error", "progress"):
+                status.pop(key, None)
+            status.update(where, state="queued", attempts=attempts, previous=previous, queued=now_iso(), heartbeat=time.time())
+            self.path.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.path / "status.json", status)
+        return attempts
+
+    def note_queued_job(self, job: str) -> None:
+        """The scheduler's job id, for `vaultlab status` and for noticing a job that vanished while queued."""
+        with _STATUS_LOCK:
+            status = self.status()
+            if status.get("state") == "queued" and "slurm_job" not in status:
+                status["slurm_job"] = job
+                write_json_atomic(self.path / "status.json", status)
+
+    def status(self) -> dict[str, Any]:
+        return self.read_json("status.json", {}) or {}
 
     def state(self) -> str:
-        """running/done/failed/interrupted, or "stale" for a running run whose heartbeat stopped."""
-        status = self.read_json("status.json")
-        if not status:
-            return "new"
-        if status.get("state") == "running" and time.time() - float(status.get("heartbeat", 0)) > STALE_AFTER_S:
-            return "stale"
-        return status["state"]
+        """new/queued/running/done/failed/interrupted, or "stale": a queued or running run whose process
+        is gone from this host, or a running run whose heartbeat stopped."""
+        return state_of(self.status())
+
+    def _start_heartbeat(self) -> None:
+        if self.path in _BEATING:
+            return
+        stop = threading.Event()
+        _BEATING[self.path] = stop
+
+        def loop() -> None:
+            while not stop.wait(HEARTBEAT_EVERY_S):
+                self.beat()
+
+        threading.Thread(target=loop, name=f"heartbeat {self.run_id}", daemon=True).start()
+
+    def _stop_heartbeat(self) -> None:
+        stop = _BEATING.pop(self.path, None)
+        if stop is not None:
+            stop.set()
 
     # -- scores -----------------------------------------------------------------------------
     def write_scores(self, rows: list[dict[str, Any]]) -> None:
+        if not is_writer():
+            _barrier()  # rank 0 writes scores.csv; the others read it back after this barrier
+            return
         path = self.path / "scores.csv"
         tmp = path.with_name(".scores.csv.tmp")
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -108,10 +180,73 @@ class RunDir:
             for row in rows:
                 writer.writerow({**row, "score": repr(float(row["score"]))})
         os.replace(tmp, path)
+        _barrier()
 
     def read_scores(self) -> list[dict[str, str]]:
         with open(self.path / "scores.csv", newline="", encoding="utf-8") as fh:
             return list(csv.DictReader(fh))
+
+
+def state_of(status: dict[str, Any], now: float | None = None) -> str:
+    if not status or "state" not in status:
+        return "new"
+    state = status["state"]
+    if state not in ("queued", "running"):
+        return state
+    if status.get("host") == socket.gethostname() and status.get("pid") and not pid_alive(int(status["pid"]), status.get("pid_start")):
+        return "stale"
+    if state == "running" and (now or time.time()) - float(status.get("heartbeat", 0)) > STALE_AFTER_S:
+        return "stale"
+    return state
+
+
+def where_am_i() -> dict[str, Any]:
+    """Host, pid (with its start time, so a recycled pid is not mistaken for ours) and Slurm job."""
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "pid_start": _pid_start(os.getpid())}
+    job = os.environ.get("SLURM_JOB_ID")
+    if os.environ.get("SLURM_ARRAY_JOB_ID"):
+        job = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+    if job:
+        where["slurm_job"] = job
+        where["slurm_restarts"] = int(os.environ.get("SLURM_RESTART_COUNT", 0) or 0)
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        where["world_size"] = int(os.environ["WORLD_SIZE"])
+    return where
+
+
+def pid_alive(pid: int, start: Any = None) -> bool:
+    """Whether ``pid`` is a live process on this host (a zombie is dead; so is a recycled pid)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return True  # no /proc (macOS): kill(0) is all we know
+    if fields[0] == "Z":
+        return False
+    return start is None or str(start) == fields[19]
+
+
+def _pid_start(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def is_writer() -> bool:
+    """Only rank 0 of a torchrun / Slurm multi-task group writes the run directory."""
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
+def _barrier() -> None:
+    dist = sys.modules.get("torch.distributed")  # never import torch here: `sync` reads run dirs too
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 class RunStore:
@@ -124,7 +259,8 @@ class RunStore:
     def all(self) -> list[RunDir]:
         if not self.root.is_dir():
             return []
-        return [RunDir(p) for p in sorted(self.root.iterdir()) if (p / "spec.json").exists()]
+        # status.json alone: a point queued by a sweep whose worker has not started yet
+        return [RunDir(p) for p in sorted(self.root.iterdir()) if (p / "spec.json").exists() or (p / "status.json").exists()]
 
 
 def environment_info(device: str, vault_root: Path | None = None) -> dict[str, Any]:

@@ -80,3 +80,34 @@ def test_predict_returns_one_probability_per_row(toy_set):
     batches = engine.batches(toy_set, BatchSpec(batch_size=50), shuffle=False)
     scores = engine.predict([model], lambda b: torch.sigmoid(model(b["image"])), batches)
     assert scores.shape == (len(toy_set),) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_a_preemption_mid_epoch_checkpoints_and_resumes_exactly(toy_set, tmp_path):
+    """stop_at_next_step() (what the Slurm signal handler calls) stops after the current step with a
+    mid-epoch checkpoint; the resumed run ends with the same weights and history as an uninterrupted one."""
+    from vaultlab.engine import core
+
+    full, full_record = _train(toy_set, tmp_path / "a", epochs=2)
+
+    torch.manual_seed(0)
+    model = Tiny()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    engine = Engine(EngineOptions(device="cpu"), checkpoint_dir=tmp_path / "b", quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=16), shuffle=True, seed=3)
+    calls = []
+
+    def step(batch):
+        calls.append(1)
+        if len(calls) == len(batches) + 2:  # the signal arrives during epoch 2's second step
+            assert core.stop_at_next_step()
+        return _step(model)(batch)
+
+    with pytest.raises(core.Preempted):
+        engine.fit("toy", {"model": model}, opt, batches, step, 2, seed=3)
+    assert not core.stop_at_next_step()  # no fit running: the caller must act itself
+    resumed, record = _train(toy_set, tmp_path / "b", epochs=2, resume=True)
+    assert record.resumed_from_epoch == 1
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert record.history == [{**h, "seconds": r["seconds"], "img_per_s": r["img_per_s"]}
+                              for h, r in zip(full_record.history, record.history)]

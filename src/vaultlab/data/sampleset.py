@@ -14,6 +14,7 @@ Conventions (shared by every module):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ class SampleSet:
         arrays = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "meta" and getattr(self, f.name) is not None}
         for key in ("pai", "domain", "subject", "video", "split"):
             arrays[key] = arrays[key].astype("U")
-        tmp = path.with_name(path.name + ".tmp.npz")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # per writer: parallel sweep workers share the cache
         np.savez(tmp, meta=np.array(_json_dumps(self.meta)), **arrays)
         tmp.replace(path)
 

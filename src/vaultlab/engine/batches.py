@@ -34,8 +34,10 @@ class Batches:
     """Epochs of batches over one SampleSet. ``len()`` is the number of batches in an epoch."""
 
     def __init__(self, data: SampleSet, spec: BatchSpec, device: torch.device, *, shuffle: bool, seed: int = 0,
-                 channels_last: bool = False, drop_last: bool | None = None, steps_per_epoch: int | None = None):
+                 channels_last: bool = False, drop_last: bool | None = None, steps_per_epoch: int | None = None,
+                 group=None):
         self.data, self.spec, self.device, self.shuffle, self.seed = data, spec, device, shuffle, seed
+        self.group = group if group is not None and group.active else None  # data-parallel: this rank's slice of each batch
         self.channels_last = channels_last
         self.drop_last = shuffle if drop_last is None else drop_last
         self._images = torch.from_numpy(np.ascontiguousarray(data.images))
@@ -82,15 +84,22 @@ class Batches:
             yield order[step * self.batch_size:(step + 1) * self.batch_size]
 
     def gather(self, idx: np.ndarray, epoch: int = 0) -> dict[str, torch.Tensor]:
-        t = torch.from_numpy(idx)
         dev = self.device
+        flip = None
+        if self.spec.hflip:  # drawn for the whole global batch, then sliced: N ranks flip what one process flips
+            g = torch.Generator().manual_seed(int(self.seed * 1_000_003 + epoch * 7919 + int(idx[0])))
+            flip = torch.rand(len(idx), generator=g) < 0.5
+        if self.group is not None:
+            from vaultlab.engine.distributed import shard
+
+            idx = shard(idx, self.group)
+            flip = None if flip is None else shard(flip, self.group)
+        t = torch.from_numpy(idx)
         # NHWC uint8 → NCHW float view (channels_last strides), normalised in place: (x/255 − mean)/std.
         images = self._images[t].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
         images.mul_(self._scale.to(dev)).add_(self._shift.to(dev))
-        flip = None
-        if self.spec.hflip:
-            g = torch.Generator().manual_seed(int(self.seed * 1_000_003 + epoch * 7919 + int(idx[0])))
-            flip = (torch.rand(len(idx), generator=g) < 0.5).to(dev)
+        if flip is not None:
+            flip = flip.to(dev)
             images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
         if self.spec.image_size and self.spec.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.spec.image_size, mode="bilinear", align_corners=False, antialias=True)

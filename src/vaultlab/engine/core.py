@@ -3,16 +3,23 @@
 A recipe hands ``Engine.fit`` a stage: the modules, an optimiser, batches and a ``step`` that returns
 named losses (the key ``"loss"`` is the one optimised). The engine owns everything around it: device,
 bf16 autocast and channels_last on CUDA, seeding, a checkpoint per epoch, resume, the NaN guard,
-heartbeats and a rich progress line with throughput and ETA.
+heartbeats and a rich progress line with throughput and ETA. Launched by torchrun (``vaultlab run
+--nproc N``), it trains data-parallel (``vaultlab.engine.distributed``); only rank 0 saves checkpoints.
+
+Preemption: ``stop_at_next_step()`` (called from a Slurm signal handler) makes the running ``fit``
+finish its current optimiser step, save a mid-epoch checkpoint (weights, optimiser, RNG states, the
+epoch's running sums) and raise ``Preempted``; a resumed run replays the epoch's batch order, skips
+the steps already trained and continues from exactly that state.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +28,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from vaultlab.engine import distributed
 from vaultlab.engine.batches import Batches
 
 StepFn = Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -29,6 +37,51 @@ ScoreFn = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
+
+
+class Preempted(KeyboardInterrupt):
+    """Training stopped at a step boundary on request (a preemption or time-limit signal); checkpoint saved.
+    A KeyboardInterrupt, so the runner records the run as interrupted, not failed."""
+
+
+_STOP = threading.Event()  # set by stop_at_next_step(); honoured by the running fit
+_IN_FIT = threading.Event()
+
+
+def stop_at_next_step() -> bool:
+    """Ask the running ``fit`` to checkpoint and raise ``Preempted`` after its current step. False when no
+    single-process fit is running (then the caller must act itself: the last epoch checkpoint is on disk)."""
+    if not _IN_FIT.is_set() or distributed.current_group().active:
+        return False
+    _STOP.set()
+    return True
+
+
+@contextmanager
+def _fitting():
+    _IN_FIT.set()
+    try:
+        yield
+    finally:
+        _IN_FIT.clear()
+
+
+def _rng_state() -> dict:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+             "numpy": (torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4]))}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(int(x) for x in state["python"]), None))
+    keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -77,7 +130,8 @@ class Engine:
         self.resume = resume
         self.console = console or Console(stderr=True)
         self.heartbeat = heartbeat or (lambda _message: None)
-        self.quiet = quiet
+        self.group = distributed.current_group()
+        self.quiet = quiet or self.group.rank > 0
         self.stages: dict[str, StageRecord] = {}
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
@@ -101,13 +155,15 @@ class Engine:
 
     def prepare(self, module: torch.nn.Module) -> torch.nn.Module:
         module = module.to(self.device)
+        if self.group.active:
+            module = distributed.sync_batchnorm(module, self.device)
         if self.channels_last:
             module = module.to(memory_format=torch.channels_last)
         return module
 
     def batches(self, data, spec, *, shuffle: bool, seed: int = 0, steps_per_epoch: int | None = None) -> Batches:
         return Batches(data, spec, self.device, shuffle=shuffle, seed=seed, channels_last=self.channels_last,
-                       steps_per_epoch=steps_per_epoch)
+                       steps_per_epoch=steps_per_epoch, group=self.group if shuffle else None)
 
     # -- training ----------------------------------------------------------------------------
     def fit(self, stage: str, modules: dict[str, torch.nn.Module], optimizer: torch.optim.Optimizer, batches: Batches,
@@ -115,35 +171,45 @@ class Engine:
         """Train ``modules`` for ``epochs`` epochs of ``batches``; resumable per epoch."""
         record = StageRecord(stage)
         self.stages[stage] = record
-        start_epoch = self._maybe_resume(stage, modules, optimizer, scheduler, record)
+        start_epoch, partial = self._maybe_resume(stage, modules, optimizer, scheduler, record)
         if start_epoch >= epochs:
             self._say(f"[dim]{stage}: all {epochs} epochs restored from checkpoint[/dim]")
             return record
         for m in modules.values():
             m.train()
-        total_steps = (epochs - start_epoch) * len(batches)
+        skip = partial["steps"] if partial else 0
+        total_steps = (epochs - start_epoch) * len(batches) - skip
         t_stage = time.perf_counter()
-        with self._progress() as progress:
+        with self._progress() as progress, _fitting():
             task = progress.add_task(stage, total=total_steps, info="")
-            global_step = start_epoch * len(batches)
+            global_step = start_epoch * len(batches) + skip
             for epoch in range(start_epoch, epochs):
                 seed_everything(seed * 10_007 + epoch)  # the epoch's randomness depends only on (seed, epoch): resume-exact
                 sums: dict[str, float] = {}
                 t0 = time.perf_counter()
                 seen = 0
+                if partial and epoch == start_epoch:  # mid-epoch resume: the stopped attempt's state at its last step
+                    sums, seen = dict(partial["sums"]), int(partial["seen"])
+                    _set_rng_state(partial["rng"])
                 for i, batch in enumerate(batches.epoch(epoch)):
+                    if epoch == start_epoch and i < skip:
+                        continue  # trained before the preemption; iterating keeps the batch order (seeded by seed, epoch)
                     with self.autocast():
                         losses = step(batch)
                     loss = losses["loss"]
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if self.group.active:
+                        distributed.average_gradients(modules.values(), self.group)
                     optimizer.step()
                     if scheduler is not None:
                         scheduler.step()
                     global_step += 1
-                    seen += len(batch["label"])
+                    seen += len(batch["label"]) * self.group.world
                     if i % self.options.nan_check_every == 0 or i == len(batches) - 1:
                         values = {k: float(v.detach()) for k, v in losses.items()}
+                        if self.group.active:
+                            values = distributed.average_values(values, self.group)
                         self._check_finite(stage, epoch, global_step, values)
                         for k, v in values.items():
                             sums[k] = sums.get(k, 0.0) + v
@@ -152,6 +218,9 @@ class Engine:
                     info = " ".join(f"{k} {v / sums['_n']:.3f}" for k, v in sums.items() if k != "_n")
                     progress.update(task, advance=1, description=f"{stage} {epoch + 1}/{epochs}",
                                     info=f"{info}  {seen / max(elapsed, 1e-9):,.0f} img/s")
+                    if _STOP.is_set() and i < len(batches) - 1:
+                        self._preempt(stage, modules, optimizer, scheduler, epoch, record,
+                                      {"steps": i + 1, "sums": sums, "seen": seen, "rng": _rng_state()})
                 seconds = time.perf_counter() - t0
                 n = sums.pop("_n", 1.0)
                 entry = {"epoch": epoch + 1, "step": global_step, "seconds": round(seconds, 3),
@@ -159,8 +228,18 @@ class Engine:
                 record.history.append(entry)
                 self._save_checkpoint(stage, modules, optimizer, scheduler, epoch + 1, record)
                 self.heartbeat(f"{stage} epoch {epoch + 1}/{epochs}")
+                if _STOP.is_set():
+                    self._preempt(stage, modules, optimizer, scheduler, epoch + 1, record, None)
         record.seconds = time.perf_counter() - t_stage
         return record
+
+    def _preempt(self, stage, modules, optimizer, scheduler, epochs_done, record, partial) -> None:
+        _STOP.clear()
+        if partial is not None:
+            self._save_checkpoint(stage, modules, optimizer, scheduler, epochs_done, record, partial)
+        where = f"epoch {epochs_done + 1}, step {partial['steps']}" if partial else f"the end of epoch {epochs_done}"
+        self.console.print(f"[yellow]{stage}: preempted — checkpoint saved at {where}[/yellow]")
+        raise Preempted(f"{stage} preempted at {where}")
 
     @torch.no_grad()
     def predict(self, modules: Iterable[torch.nn.Module], score: ScoreFn, batches: Batches) -> np.ndarray:
@@ -187,14 +266,14 @@ class Engine:
     def _checkpoint_path(self, stage: str) -> Path | None:
         return None if self.checkpoint_dir is None else self.checkpoint_dir / f"{stage}.pt"
 
-    def _save_checkpoint(self, stage, modules, optimizer, scheduler, epochs_done, record) -> None:
+    def _save_checkpoint(self, stage, modules, optimizer, scheduler, epochs_done, record, partial=None) -> None:
         path = self._checkpoint_path(stage)
-        if path is None:
+        if path is None or self.group.rank > 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {"epochs_done": epochs_done, "modules": {k: m.state_dict() for k, m in modules.items()},
                  "optimizer": optimizer.state_dict(), "history": record.history,
-                 "scheduler": None if scheduler is None else scheduler.state_dict()}
+                 "scheduler": None if scheduler is None else scheduler.state_dict(), "partial": partial}
         tmp = path.with_suffix(".pt.tmp")
         torch.save(state, tmp)
         tmp.replace(path)
@@ -202,7 +281,7 @@ class Engine:
     def _maybe_resume(self, stage, modules, optimizer, scheduler, record) -> int:
         path = self._checkpoint_path(stage)
         if not (self.resume and path is not None and path.exists()):
-            return 0
+            return 0, None
         state = torch.load(path, map_location=self.device, weights_only=True)
         for k, m in modules.items():
             m.load_state_dict(state["modules"][k])
@@ -211,9 +290,12 @@ class Engine:
             scheduler.load_state_dict(state["scheduler"])
         record.history = list(state["history"])
         record.resumed_from_epoch = int(state["epochs_done"])
+        partial = state.get("partial")
         # said even with --quiet: a resumed run must never pass for a fresh one
-        self.console.print(f"[cyan]{stage}: resumed after epoch {record.resumed_from_epoch} from {path.name}[/cyan]")
-        return record.resumed_from_epoch
+        where = (f"at epoch {record.resumed_from_epoch + 1}, step {partial['steps']}" if partial
+                 else f"after epoch {record.resumed_from_epoch}")
+        self.console.print(f"[cyan]{stage}: resumed {where} from {path.name}[/cyan]")
+        return record.resumed_from_epoch, partial
 
     def _progress(self) -> Progress:
         return Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=12), MofNCompleteColumn(),

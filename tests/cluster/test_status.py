@@ -1,0 +1,147 @@
+"""Run status: where a run runs, its heartbeat, and when it reads stale; the sweep's grid and retry rule."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from vaultlab import runs
+from vaultlab.cli import app
+from vaultlab.runs import RunDir, RunStore, state_of
+from vaultlab.sweep import Point, decide, expand_sets, split_values
+
+
+def _status(**kw):
+    return {"state": "running", "heartbeat": time.time(), "host": socket.gethostname(), **kw}
+
+
+def test_a_dead_pid_on_this_host_reads_stale_at_once():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        alive = _status(pid=child.pid, pid_start=runs._pid_start(child.pid))
+        assert state_of(alive) == "running"
+        child.kill()
+        child.wait()
+        assert state_of(alive) == "stale"
+    finally:
+        child.kill()
+
+
+def test_a_zombie_or_a_recycled_pid_is_not_alive():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    time.sleep(1.0)  # exited, not yet reaped: a zombie
+    assert not runs.pid_alive(child.pid)
+    child.wait()
+    me = runs._pid_start(runs.os.getpid())
+    assert runs.pid_alive(runs.os.getpid(), me)
+    assert not runs.pid_alive(runs.os.getpid(), str(int(me) + 1))  # same pid, another process
+
+
+def test_elsewhere_only_the_heartbeat_tells():
+    remote = _status(host="node-elsewhere", pid=1)
+    assert state_of(remote) == "running"
+    assert state_of(remote, now=time.time() + runs.STALE_AFTER_S + 1) == "stale"
+    assert state_of({**remote, "state": "done"}, now=time.time() + 10_000) == "done"
+    assert state_of({}) == "new"
+    assert state_of({"state": "queued", "slurm_job": "7_1"}) == "queued"  # pending jobs may wait for hours
+
+
+def test_running_records_where_and_a_heartbeat_thread_keeps_it_fresh(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY_S", 0.05)
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "41")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    run = RunDir(tmp_path / "r")
+    run.set_status("running")
+    first = run.status()
+    assert (first["host"], first["pid"], first["slurm_job"]) == (socket.gethostname(), runs.os.getpid(), "41_3")
+    time.sleep(0.3)
+    assert run.status()["heartbeat"] > first["heartbeat"]
+    run.set_status("done", seconds=1.0)
+    ended = run.status()["heartbeat"]
+    time.sleep(0.2)
+    assert run.status()["heartbeat"] == ended and run.state() == "done"  # the thread stopped with the run
+
+
+def test_only_rank_zero_writes(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    run = RunDir(tmp_path / "r")
+    run.set_status("running")
+    run.write_json("spec.json", {})
+    assert not (tmp_path / "r").exists()
+
+
+def test_set_grids_and_values_with_commas():
+    assert split_values("1e-3,1e-4") == ["1e-3", "1e-4"]
+    assert split_values("[D0,D1],[D2]") == ["[D0,D1]", "[D2]"]
+    assert expand_sets(["lr=1,2", "epochs=3"]) == [["lr=1", "epochs=3"], ["lr=2", "epochs=3"]]
+    with pytest.raises(ValueError):
+        expand_sets(["lr"])
+
+
+def test_retry_cap_and_busy_points(tmp_path):
+    run = RunDir(tmp_path / "r")
+    point = Point(plan=None, seed=0, run=run, vault_root=tmp_path)
+    assert decide(point, 2).action == "run"
+    run.count_attempt(executor="local")
+    run.set_status("failed", error="boom")
+    assert decide(point, 2).action == "run"
+    run.count_attempt(executor="local")
+    assert decide(point, 2).action == "busy"  # queued by a live process (this one)
+    run.set_status("failed", error="boom")
+    assert decide(point, 2).action == "gave up"
+    run.set_status("done")
+    assert decide(point, 2).action == "skip"
+
+
+def test_status_lists_state_heartbeat_age_and_where_at_80_columns(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    for name, status in (("003_distillation-adapt-d0-d1-s0-870e62796e", _status(host="gpu-node-17", pid=4242, slurm_job="88_0")),
+                         ("003_distillation-adapt-d0-d1-s1-a175d17668", _status(pid=2**22 + 7))):
+        run = store.get(name)
+        run.path.mkdir(parents=True)
+        if "-s0-" in name:  # the other one has only its status, as a point whose worker has not started yet
+            run.write_json("spec.json", {})
+        run.write_json("status.json", status)
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(app, ["status", "--vault", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "job 88_0 on" in result.output and "running" in result.output and "stale" in result.output
+    rows = json.loads(CliRunner().invoke(app, ["status", "--vault", str(tmp_path), "--json"]).stdout)
+    assert {r["state"] for r in rows} == {"running", "stale"}
+
+
+def test_a_queued_point_whose_slurm_job_left_the_queue_runs_again(tmp_path):
+    import shutil
+
+    if shutil.which("squeue") is None:
+        pytest.skip("squeue is not on PATH: without Slurm a queued point cannot be checked, so it stays queued")
+    run = RunDir(tmp_path / "r")
+    run.count_attempt(executor="slurm", slurm_job="999999_0")  # a job id Slurm never issued here
+    assert decide(Point(plan=None, seed=0, run=run, vault_root=tmp_path), 3).action == "run"
+
+
+def test_dry_run_prints_the_whole_grid_with_states_and_writes_nothing(tmp_path):
+    import shutil
+
+    from tests.cli.test_cli import EXAMPLE, digests
+
+    vault = tmp_path / "vault"
+    shutil.copytree(EXAMPLE, vault)
+    before = digests(vault)
+    result = CliRunner().invoke(app, ["sweep", "003_distillation", "004_depthseg", "--seeds", "0,1", "--set", "batch_size=16,32",
+                                      "--vault", str(vault), "--dry-run"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    # 003: 2 batch sizes × 2 seeds; 004: 2 variants × 2 batch sizes × 2 seeds
+    assert "sweep: 12 point(s)" in result.output and "12 run · 0 skip" in result.output
+    assert result.output.count("batch_size=32") == 6 and max(map(len, result.output.splitlines())) <= 80
+    assert digests(vault) == before and not (vault / ".vaultlab" / "runs").exists()
+    bad = CliRunner().invoke(app, ["sweep", "003_distillation", "--set", "batch_size", "--vault", str(vault), "--dry-run"])
+    assert bad.exit_code == 2 and "key=value" in bad.output

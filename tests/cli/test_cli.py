@@ -63,12 +63,17 @@ def strip_owned(text: str) -> str:
     return re.sub(r"^\| SynthFAS .*\[\[vaultlab/results/.*\n", "", text, flags=re.M)
 
 
-def test_sync_lists_every_note_with_its_id_and_flags_the_duplicates(vault):
+def test_sync_summarises_and_list_shows_every_note_with_its_id(vault):
     result = invoke("sync", str(vault))
     assert result.exit_code == 0, result.output
+    assert "5 paper notes · 5 runnable · 0 not runnable" in result.output
+    assert "000_6f73c2b86093280e.md (progress, experiment)" in result.output
+    # one line for the five garbled statuses, one for the pair of notes on the same paper
+    assert result.output.count("looks garbled") == 1 and "5 places" in result.output
+    assert result.output.count("same paper") == 1 and "same paper in 2 notes" in result.output
+    table = invoke("list", "--vault", str(vault)).stdout
     for exp_id in ("000_anomaly", "001_anomaly", "002_onesidetriplet", "003_distillation", "004_depthseg"):
-        assert exp_id in result.output
-    assert "same paper" in result.output
+        assert exp_id in table
     listing = json.loads(invoke("list", "--vault", str(vault), "--json").stdout)
     assert [row["id"] for row in listing] == ["000_anomaly", "001_anomaly", "002_onesidetriplet", "003_distillation", "004_depthseg"]
     assert listing[0]["duplicates"] == ["001_anomaly"] and listing[4]["variants"] == ["pspnet", "deeplabv3plus"]

@@ -444,23 +444,50 @@ def _make_ids_unique(experiments: list[Experiment]) -> None:
 
 
 def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]) -> None:
-    relpaths = {e.id: e.note_relpath for e in experiments}
-    by_key: dict[PaperKey, list[Experiment]] = {}
-    for exp in experiments:
-        for key in exp.paper_keys:
-            by_key.setdefault(key, []).append(exp)
-    for exp in experiments:
-        shared: dict[str, list[str]] = {}
+    """Notes sharing a paper key (DOI, arXiv id, URL, title) form one group: each member lists the
+    others in ``duplicates``, and the group gets one warning, on its first note, not one per pair
+    (pairwise warnings grew quadratically with a vault's repeated titles)."""
+    parent = list(range(len(experiments)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[PaperKey, int] = {}
+    for i, exp in enumerate(experiments):
         for key in sorted(exp.paper_keys):
-            for other in by_key[key]:
-                if other is not exp:
-                    shared.setdefault(other.id, []).append(key[0])
-        for other_id, kinds in shared.items():
-            exp.duplicates.append(other_id)
-            line = _identifier_line(notes[exp.note_relpath], kinds[0])
-            exp.diagnostics.append(Diagnostic(exp.note_relpath, line, "warning",
-                                              f"same paper as {relpaths[other_id]} (same {', '.join(kinds)})",
-                                              "merge the two notes, or keep both: they run as separate experiments"))
+            j = first_with.setdefault(key, i)
+            if j != i:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(experiments)):
+        groups.setdefault(find(i), []).append(i)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        ids = [experiments[i].id for i in members]
+        for i in members:
+            experiments[i].duplicates.extend(other for other in ids if other != experiments[i].id)
+        first = experiments[members[0]]
+        shared = sorted({key[0] for key in _group_keys(experiments, members)})
+        paths = [experiments[i].note_relpath for i in members]
+        listed = ", ".join(paths[:5]) + (f" … and {len(paths) - 5} more" if len(paths) > 5 else "")
+        first.diagnostics.append(Diagnostic(first.note_relpath, _identifier_line(notes[first.note_relpath], shared[0]) if shared else 0,
+                                            "warning", f"same paper in {len(members)} notes: {listed} (same {', '.join(shared)})",
+                                            "merge them, or keep them: they run as separate experiments"))
+
+
+def _group_keys(experiments: list[Experiment], members: list[int]) -> set[PaperKey]:
+    """Keys held by at least two members of a group."""
+    seen: set[PaperKey] = set()
+    shared: set[PaperKey] = set()
+    for i in members:
+        keys = experiments[i].paper_keys
+        shared |= keys & seen
+        seen |= keys
+    return shared
 
 
 def _identifier_line(note: Note, kind: str) -> int:

@@ -135,7 +135,7 @@ def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callba
             if (kind is str and (value.isascii() or not looks_garbled(value))) or (kind is not str and kind is not list):
                 continue
             for line, bad in _garbled_scalars(value, key_lines[key]):
-                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake): {bad!r}", FIX_TEXT_HINT)
+                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake)", FIX_TEXT_HINT)
     return body_start
 
 

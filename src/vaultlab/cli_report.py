@@ -112,7 +112,7 @@ def describe_change(before, after) -> str:
         return ""
     keys = [k for k in after.frontmatter if before.frontmatter.get(k, None) != after.frontmatter[k] or k not in before.frontmatter]
     body_changed = before.text[before.__dict__.get("_body", (0, 0))[0]:] != after.text[after.__dict__.get("_body", (0, 0))[0]:]
-    return ", ".join(keys + (["Results rows"] if body_changed else []))
+    return ", ".join(keys + ([("Results rows" if after.is_paper else "body")] if body_changed else []))
 
 
 def show_experiment_table(ws, console: Console) -> None:

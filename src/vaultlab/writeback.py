@@ -29,6 +29,9 @@ from vaultlab.vault.write import ChangeSet, safe_path
 from vaultlab.workspace import Workspace
 
 RESULT_REGION = "result"
+# The result note's "reproduce" command names the vault as ".": an absolute path would differ on
+# every machine that syncs the vault, and each collector would rewrite every result note.
+PORTABLE_VAULT = Path(".")
 
 
 @dataclass
@@ -108,7 +111,7 @@ def plan_result_notes(ws: Workspace, plan: VaultPlan) -> None:
         try:
             text = old.decode("utf-8") if old is not None else "---\n---\n"
             text = set_properties(text, result_properties(outcome, link), ws.config.types)
-            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, ws.root))
+            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT))
         except (ValueError, TypeError) as exc:  # a result note the user broke: say so, leave it alone
             plan.diagnostics.append(Diagnostic(rel, 0, "error", f"cannot update the result note: {exc}",
                                                "fix it, or delete it to let vaultlab write it again"))

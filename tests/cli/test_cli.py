@@ -171,3 +171,18 @@ def test_run_writes_rows_result_note_and_plots_without_touching_user_bytes(vault
     assert again.exit_code == 0 and "already done" in again.output
     text2 = note.read_text(encoding="utf-8")
     assert len([line for line in text2.splitlines() if "[[vaultlab/results/" in line]) == 2 and user_row in text2
+
+
+def test_dashboard_shows_the_status_sync_just_wrote_so_a_second_sync_changes_nothing(vault):
+    assert invoke("sync", str(vault)).exit_code == 0
+    note = vault / "003_2b75969d89ee11c2.md"
+    note.write_text(note.read_text(encoding="utf-8").replace("- [ ] Abstract", "- [x] Abstract"), encoding="utf-8")
+    first = invoke("sync", str(vault))
+    assert first.exit_code == 0 and "003_2b75969d89ee11c2.md (status, progress)" in first.output
+    assert 'status: "📖 Reading"' in note.read_text(encoding="utf-8")
+    row = next(line for line in (vault / "vaultlab" / "Dashboard.md").read_text(encoding="utf-8").splitlines() if "003_distillation" in line)
+    assert "📖 Reading" in row and "14 %" in row
+    snapshot = digests(vault)
+    second = invoke("sync", str(vault))
+    assert second.exit_code == 0 and "0 files written" in second.output
+    assert digests(vault) == snapshot

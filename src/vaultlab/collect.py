@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vaultlab.vault.model import Diagnostic
+from vaultlab.vault.sync import remember_written
 
 LOCK_RELPATH = ".vaultlab/lock"
 LOCK_TIMEOUT_ENV = "VAULTLAB_LOCK_TIMEOUT"
@@ -117,6 +118,8 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
             plan = plan_vault(ws, fix_text=fix_text)
             draw_missing_plots(ws, plan)
             result = plan.changes.apply()
+            written = set(result.written)
+            remember_written(root, [n for n in plan.notes_after if n.relpath in written])
     except VaultBusy as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .model import Diagnostic
+from .scan import iter_vault_files
 from .yaml12 import YamlError, load_mapping
 
 DEFAULT_STATUS_VALUES = {"to_read": "To Read", "reading": "Reading", "read": "Read"}
@@ -186,8 +187,6 @@ class VaultConfig:
     def note_names(self) -> dict[str, int]:
         """How many vault files share each name (links in "shortest" form need it to be unique)."""
         if self._note_names is None:
-            from .scan import iter_vault_files  # local: scan imports config
-
             counts: dict[str, int] = {}
             for relpath in iter_vault_files(self.root, self, suffixes=None):
                 name = posixpath.basename(relpath)

@@ -15,6 +15,7 @@ from typing import Any
 from . import blocks
 from .frontmatter import find_frontmatter, opens_frontmatter
 from .model import Diagnostic, Note, _BuiltOnFirstUse
+from .structure import Masks
 from .text import looks_garbled
 from .yaml12 import KeyLines, YamlError, load_mapping
 
@@ -87,7 +88,7 @@ def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
     line0 = note.frontmatter_end
     body = text[body_offset:]
     doc = "\n" + body  # see blocks: every line follows a newline; ASCII bodies stay 1 byte/char
-    masks = blocks.Masks(doc, 0)
+    masks = Masks(doc, 0)
     note.__dict__["_body"] = (body_offset, line0)
     note.sections = None  # computed on first use, see model._SectionsOnFirstUse
     note.title = blocks.title(doc, 0, masks) or path.stem

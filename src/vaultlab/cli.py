@@ -140,10 +140,8 @@ def run(
     print_plan(plans, err)
     write = not (no_write or writes_disabled())
     if dry_run:
-        if write:  # what writing the runs already finished would change now
-            from vaultlab.collect import collect
-
-            raise typer.Exit(collect(root, dry_run=True, console=err))
+        err.print("nothing trained, nothing written (`vaultlab collect --dry-run` shows what writing the finished runs would change)",
+                  highlight=False, markup=False)
         return
     from vaultlab.data.protocols import ProtocolError
     from vaultlab.engine.core import TrainingDiverged

@@ -116,12 +116,13 @@ def describe_change(before, after) -> str:
 
 
 def show_experiment_table(ws, console: Console) -> None:
-    """Every experiment, one row each, at 80 columns: words wrap, never break in the middle."""
+    """Every experiment, one row each, at 80 columns: words wrap, never break in the middle (a note
+    path too long for its column ends in "…")."""
     table = Table(title=f"{len(ws.experiments)} paper note(s) in {ws.root.name}", title_justify="left")
-    table.add_column("experiment", no_wrap=True, style="bold")
-    table.add_column("method → card", overflow="ellipsis", ratio=1, min_width=14)
+    table.add_column("experiment / note", overflow="ellipsis", max_width=26)
+    table.add_column("card", no_wrap=True)
     table.add_column("runnable", no_wrap=True)
-    table.add_column("notes", overflow="ellipsis", ratio=2, min_width=20)
+    table.add_column("notes", overflow="ellipsis", ratio=1, min_width=16)
     for exp in ws.experiments:
         extra = []
         if not exp.runnable:
@@ -132,8 +133,7 @@ def show_experiment_table(ws, console: Console) -> None:
             extra.append("same paper as " + _listing(exp.duplicates, 3))
         if exp.variants:
             extra.append("variants: " + ", ".join(exp.variants))
-        extra.append(exp.note_relpath)
-        table.add_row(escape(exp.id), escape(f"{exp.method or '?'} → {exp.card.id if exp.card else '—'}"),
+        table.add_row(f"[bold]{escape(exp.id)}[/bold]\n[dim]{escape(exp.note_relpath)}[/dim]", escape(exp.card.id if exp.card else "—"),
                       "[green]yes[/green]" if exp.runnable else "[yellow]no[/yellow]", escape("; ".join(extra)))
     console.print(table)
 

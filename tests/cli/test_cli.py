@@ -186,3 +186,28 @@ def test_dashboard_shows_the_status_sync_just_wrote_so_a_second_sync_changes_not
     second = invoke("sync", str(vault))
     assert second.exit_code == 0 and "0 files written" in second.output
     assert digests(vault) == snapshot
+
+
+def test_list_reads_at_80_columns_and_never_breaks_a_word(vault):
+    import io
+
+    from rich.console import Console
+
+    from vaultlab.cli_report import show_experiment_table
+    from vaultlab.workspace import open_workspace
+
+    seed = (vault / "001_f9e3f98b3f0cbdfd.md").read_text(encoding="utf-8")
+    (vault / "Deep Anomaly Detection for Generalized Face Anti-Spoofing (second reading).md").write_text(seed, encoding="utf-8")
+    quantum = "---\ntags: [paper]\n---\n# Quantum PAD\n\n## Quick Summary\n**Method:** Quantum Entanglement PAD\n"
+    (vault / "005_quantum.md").write_text(quantum, encoding="utf-8")
+    ws = open_workspace(vault)
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    show_experiment_table(ws, console)
+    lines = console.file.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split("│") for line in lines if line.count("│") == 5]
+    rendered = " ".join(row[4] for row in rows).split()
+    written = {word.strip(";,") for word in " ".join(["same paper as", "variants: pspnet, deeplabv3plus",
+               "no method card matches (Method: 'Quantum Entanglement PAD')", *(" ".join(e.duplicates) for e in ws.experiments)]).split()}
+    assert "paper" in rendered and "'Quantum" in rendered
+    assert all(word.strip(";,") in written or word.endswith("…") for word in rendered), rendered

@@ -136,7 +136,7 @@ def report(label: str, notes: int, best: dict[str, tuple[float, float, float]]) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--notes", type=int, nargs="+", default=[1_000, 3_000, 10_000], help="vault sizes of unique papers")
+    parser.add_argument("--notes", type=int, nargs="*", default=[1_000, 3_000, 10_000], help="vault sizes of unique papers")
     parser.add_argument("--duplicates", type=int, nargs="*", default=[0, 500, 2_000],
                         help="numbers of duplicate-title notes, each in a 2,000-note vault (memory must stay flat)")
     parser.add_argument("--group", type=int, default=500, help="notes sharing one title in the duplicates vaults")

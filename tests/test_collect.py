@@ -162,3 +162,15 @@ def test_no_write_environment_variable(monkeypatch):
     assert writes_disabled()
     monkeypatch.setenv("VAULTLAB_NO_WRITE", "0")
     assert not writes_disabled()
+
+
+def test_sync_rendering_finished_runs_never_imports_torch(vault):
+    for note in (vault / "vaultlab" / "results").glob("*.md"):
+        note.unlink()
+    script = ("import runpy, sys\nsys.argv = ['vaultlab', 'sync', sys.argv[1]]\n"
+              "try:\n    runpy.run_module('vaultlab', run_name='__main__')\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+              "print('imported torch:', 'torch' in sys.modules)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", script, str(vault)], env=env, capture_output=True, text=True, timeout=120)
+    assert "imported torch: False" in done.stdout, done.stdout + done.stderr
+    assert "vaultlab/results/" in done.stdout  # it did render the run's result note

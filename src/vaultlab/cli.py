@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vaultlab.cli_common import VaultOption, err, fail, find_vault, out
+from vaultlab.cli_common import VaultOption, err, fail, find_vault, open_vault, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Obsidian paper notes on face anti-spoofing → runnable experiments → results back in the vault.")
@@ -62,9 +62,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the experiments the vault's paper notes map to."""
-    from vaultlab.workspace import open_workspace
-
-    ws = open_workspace(find_vault(vault))
+    ws = open_vault(find_vault(vault))
     if as_json:
         rows = [{"id": e.id, "note": e.note_relpath, "card": e.card.id if e.card else None, "recipe": e.recipe,
                  "runnable": e.runnable, "variants": e.variants, "protocol": e.protocol.value if e.protocol else None,
@@ -84,9 +82,7 @@ def show(
 ) -> None:
     """Show the resolved experiment: every value with where it came from, and the assumptions."""
     from vaultlab.catalog import describe_experiment, find_experiment
-    from vaultlab.workspace import open_workspace
-
-    ws = open_workspace(find_vault(vault))
+    ws = open_vault(find_vault(vault))
     try:
         exp = find_experiment(experiment, ws.experiments)
     except LookupError as exc:
@@ -98,9 +94,7 @@ def show(
 def methods(vault: VaultOption = None) -> None:
     """List the method cards, their components and the vocabulary."""
     from vaultlab.catalog import describe_catalog
-    from vaultlab.workspace import open_workspace
-
-    ws = open_workspace(find_vault(vault))
+    ws = open_vault(find_vault(vault))
     out.print(describe_catalog(ws.catalog))
     print_diagnostics(ws.catalog.diagnostics)
 
@@ -128,10 +122,10 @@ def run(
     """Reproduce a paper note's method: train, evaluate honestly, write the numbers into the vault."""
     from vaultlab.cli_report import print_plan
     from vaultlab.planning import PlanError, plan_runs
-    from vaultlab.workspace import open_workspace, run_and_collect, writes_disabled
+    from vaultlab.workspace import run_and_collect, writes_disabled
 
     root = find_vault(vault)
-    ws = open_workspace(root)
+    ws = open_vault(root)
     try:
         plans = plan_runs(ws, experiment, protocol=protocol, profile=profile, seeds=seeds, sets=set_ or [], device=device,
                           variants=variant, dataset=dataset, pretrained=str(pretrained) if pretrained else None)

@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from vaultlab.vault.config import ConfigError, VaultConfig
 from vaultlab.vault.model import Diagnostic
 from vaultlab.vault.sync import remember_written
 
@@ -88,7 +89,7 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
 
     ``dry_run`` prints unified diffs, ``check`` only says whether anything would change (exit 1 if
     so); neither writes nor takes the lock. 0: ok; 1: conflicts, errors, a busy vault, or ``check``
-    found changes.
+    found changes; 2: a broken ``.vaultlab/config.yaml``.
     """
     from vaultlab.cli_report import print_sync_summary
     from vaultlab.workspace import open_workspace
@@ -96,6 +97,11 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
 
     console = console or Console(stderr=True, emoji=False)
     root = Path(vault_root)
+    try:
+        VaultConfig.load(root)  # a broken .vaultlab/config.yaml stops here, before any lock or write
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
     if dry_run or check:
         ws = open_workspace(root)
         plan = plan_vault(ws, fix_text=fix_text)

@@ -211,3 +211,11 @@ def test_list_reads_at_80_columns_and_never_breaks_a_word(vault):
                "no method card matches (Method: 'Quantum Entanglement PAD')", *(" ".join(e.duplicates) for e in ws.experiments)]).split()}
     assert "paper" in rendered and "'Quantum" in rendered
     assert all(word.strip(";,") in written or word.endswith("…") for word in rendered), rendered
+
+
+def test_a_broken_vault_config_is_a_one_line_usage_error(vault):
+    (vault / ".vaultlab").mkdir()
+    (vault / ".vaultlab" / "config.yaml").write_text("output_folder: [1\n")
+    for args in (("sync", str(vault)), ("collect", str(vault)), ("list", "--vault", str(vault))):
+        result = invoke(*args)
+        assert result.exit_code == 2 and ".vaultlab/config.yaml:2" in result.output and "Traceback" not in result.output

@@ -103,7 +103,44 @@ def sync_command(root: Path) -> list[str]:
 FRONTMATTER_LOAD = "import sys, pathlib, frontmatter\nfor p in sorted(pathlib.Path(sys.argv[1]).rglob('*.md')): frontmatter.load(p)\n"
 
 
-def measure(template: Path, work: Path, repeat: int) -> dict[str, tuple[float, float, float]]:
+STAGES = """\
+import io, sys, time
+from pathlib import Path
+t = time.process_time()
+def lap(name):
+    global t
+    now = time.process_time()
+    print(f"    {name:<26}{now - t:7.2f}")
+    t = now
+from rich.console import Console
+from vaultlab import cli_report, writeback
+from vaultlab.catalog import load_catalog, resolve_vault
+from vaultlab.vault.config import VaultConfig
+from vaultlab.vault.sync import load_notes
+from vaultlab.workspace import Workspace
+lap("imports")
+root = Path(sys.argv[1])
+config = VaultConfig.load(root)
+notes, diagnostics = load_notes(root, config)
+lap("load_notes (cached)")
+catalog = load_catalog(root)
+experiments = resolve_vault(notes, catalog, config.raw)
+lap("load_catalog + resolve_vault")
+ws = Workspace(root, config, notes, catalog, experiments, diagnostics)
+plan = writeback.plan_vault(ws)
+lap("plan_vault (write-back)")
+cli_report.print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=Console(file=io.StringIO(), width=80))
+lap("print summary")
+"""
+
+
+def stages(vault: Path) -> str:
+    """CPU seconds of each stage of a warm sync, in one process (where the time goes)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", STAGES, str(vault)], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[float, float, float]], str]:
     best: dict[str, tuple[float, float, float]] = {}
 
     def keep(name: str, result: tuple[float, float, float, int]) -> None:
@@ -122,16 +159,19 @@ def measure(template: Path, work: Path, repeat: int) -> dict[str, tuple[float, f
         if "0 files written" not in (work / "warm.out").read_text(encoding="utf-8"):
             raise SystemExit(f"the second sync still changed files; see {work / 'warm.out'}")
         keep("frontmatter", timed([sys.executable, "-c", FRONTMATTER_LOAD, str(vault)], work / "frontmatter.out"))
-    return best
+    return best, stages(work / "vault")
 
 
-def report(label: str, notes: int, best: dict[str, tuple[float, float, float]]) -> None:
+def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float, float]], str]) -> None:
+    best, by_stage = measured
     (cold, cold_cpu, cold_rss), (warm, warm_cpu, warm_rss), (fm, fm_cpu, _) = best["cold"], best["warm"], best["frontmatter"]
     print(f"{label}: {notes} notes")
     print("                             wall s   CPU s  peak MiB")
     print(f"  cold `vaultlab sync`    : {cold:7.2f} {cold_cpu:7.2f} {cold_rss:8.0f}   ({cold / fm:4.2f}x python-frontmatter; target <= 1.00x)")
     print(f"  warm `vaultlab sync`    : {warm:7.2f} {warm_cpu:7.2f} {warm_rss:8.0f}   ({warm / cold:4.0%} of cold; target <= 25 %)")
     print(f"  python-frontmatter load : {fm:7.2f} {fm_cpu:7.2f}")
+    print("  warm sync by stage, CPU s:")
+    print(by_stage, end="")
 
 
 def main() -> None:

@@ -34,39 +34,49 @@ class VaultBusy(RuntimeError):
 
 @contextmanager
 def vault_lock(root: Path, timeout_s: float, *, on_wait=None) -> Iterator[None]:  # noqa: ANN001 - callback
-    """Hold ``<vault>/.vaultlab/lock`` (``flock``, released by the kernel if the holder dies).
+    """Hold ``<vault>/.vaultlab/lock`` (``flock``; the OS releases it if the holder dies).
 
     The file names its holder (pid, host, since) so a waiting collector can say who it waits for."""
-    import fcntl
-
     path = Path(root) / LOCK_RELPATH
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + timeout_s
         told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _holder(fd)
-                if time.monotonic() >= deadline:
-                    raise VaultBusy(f"another vaultlab process ({holder or 'unknown'}) is writing this vault; "
-                                    f"gave up after {timeout_s:g} s — try again when it is done") from None
-                if not told and on_wait is not None:
-                    on_wait(holder)
-                    told = True
-                time.sleep(0.05)
+        while not _try_lock(fd):
+            holder = _holder(fd)
+            if time.monotonic() >= deadline:
+                raise VaultBusy(f"another vaultlab process ({holder or 'unknown'}) is writing this vault; "
+                                f"gave up after {timeout_s:g} s — try again when it is done")
+            if not told and on_wait is not None:
+                on_wait(holder)
+                told = True
+            time.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}\n".encode(), 0)
         try:
             yield
         finally:
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _unlock(fd)
     finally:
         os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    import fcntl  # POSIX; the lock also works on the NFS/Lustre mounts clusters share (Linux emulates flock there)
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _unlock(fd: int) -> None:
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _holder(fd: int) -> str:
@@ -128,6 +138,10 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
             remember_written(root, [n for n in plan.notes_after if n.relpath in written])
     except VaultBusy as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 1
+    except OSError as exc:  # e.g. a read-only vault: the lock file cannot be created
+        console.print(f"[red]error:[/red] cannot lock {escape(str(root / LOCK_RELPATH))}: {escape(exc.strerror or str(exc))}",
+                      highlight=False, soft_wrap=True)
         return 1
     conflicts = [c.path for c in result.conflicts]
     plan.diagnostics += [Diagnostic(path, 0, "error", f"not written: {error}") for path, error in result.errors]

@@ -174,3 +174,18 @@ def test_sync_rendering_finished_runs_never_imports_torch(vault):
     done = subprocess.run([sys.executable, "-c", script, str(vault)], env=env, capture_output=True, text=True, timeout=120)
     assert "imported torch: False" in done.stdout, done.stdout + done.stderr
     assert "vaultlab/results/" in done.stdout  # it did render the run's result note
+
+
+def test_a_run_directory_from_before_specs_named_their_note_is_placed_by_experiment_id(vault):
+    import json
+
+    [run_dir] = (vault / ".vaultlab" / "runs").iterdir()
+    spec = json.loads((run_dir / "spec.json").read_text())
+    for key in ("note", "paper_title", "protocol_group"):
+        del spec[key]
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    note = vault / "vaultlab" / "results" / f"{run_dir.name}.md"
+    written, paper = note.read_bytes(), (vault / NOTE).read_bytes()
+    note.unlink()
+    assert collect(vault) == 0
+    assert note.read_bytes() == written and (vault / NOTE).read_bytes() == paper

@@ -3,7 +3,6 @@ run directories alone, under the vault lock."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -13,40 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from vaultlab.cli import app
 from vaultlab.collect import collect, vault_lock
 from vaultlab.workspace import writes_disabled
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_vault"
+from tests.cli.test_cli import EXAMPLE, TINY, digests, invoke
+
 REPO = Path(__file__).resolve().parents[1]
 NOTE = "003_2b75969d89ee11c2.md"
-TINY = """\
-synthfas:
-  subjects: 10
-  image_size: 32
-  frames: 1
-  bona_fide_videos: 2
-experiments:
-  003_distillation:
-    teacher_epochs: 1
-    teacher_steps_per_epoch: 2
-    student_epochs: 1
-    student_steps_per_epoch: 2
-    batch_size: 16
-    k: 3
-    input_size: 64
-"""
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-
-def digests(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and ".vaultlab" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +28,7 @@ def trained(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("trained") / "vault"
     shutil.copytree(EXAMPLE, root)
     (root / ".vaultlab").mkdir()
-    (root / ".vaultlab" / "config.yaml").write_text(TINY)
+    (root / ".vaultlab" / "config.yaml").write_text(TINY)  # the CLI tests' tiny distillation
     before = digests(root)
     result = invoke("run", "003_distillation", "--vault", str(root), "--quiet", "--no-write")
     assert result.exit_code == 0, result.output

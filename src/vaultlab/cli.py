@@ -82,6 +82,7 @@ def show(
 ) -> None:
     """Show the resolved experiment: every value with where it came from, and the assumptions."""
     from vaultlab.catalog import describe_experiment, find_experiment
+
     ws = open_vault(find_vault(vault))
     try:
         exp = find_experiment(experiment, ws.experiments)
@@ -94,6 +95,7 @@ def show(
 def methods(vault: VaultOption = None) -> None:
     """List the method cards, their components and the vocabulary."""
     from vaultlab.catalog import describe_catalog
+
     ws = open_vault(find_vault(vault))
     out.print(describe_catalog(ws.catalog))
     print_diagnostics(ws.catalog.diagnostics)

@@ -66,7 +66,7 @@ def list_(
     if as_json:
         rows = [{"id": e.id, "note": e.note_relpath, "card": e.card.id if e.card else None, "recipe": e.recipe,
                  "runnable": e.runnable, "variants": e.variants, "protocol": e.protocol.value if e.protocol else None,
-                 "unmapped": [u.term for u in e.unmapped], "duplicates": e.duplicates} for e in ws.experiments]
+                 "unmapped": [u.term for u in e.unmapped], "duplicates": list(e.duplicates)} for e in ws.experiments]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
     from vaultlab.cli_report import show_experiment_table

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, NamedTuple
 
 from vaultlab.catalog.cards import COMPONENT_CATEGORIES, Assumption, Catalog, MethodCard
@@ -69,7 +71,7 @@ class Experiment:
     unmapped: list[UnmappedTerm]
     diagnostics: list[Diagnostic]
     paper_keys: set[PaperKey] = field(default_factory=set)
-    duplicates: list[str] = field(default_factory=list)  # ids of experiments on the same paper
+    duplicates: Sequence[str] = field(default_factory=list)  # ids of experiments on the same paper (a Peers view)
 
     def component_values(self, variant: str | None = None) -> dict[str, Any]:
         """Plain component values for a recipe (``variant`` swaps in that variant's components)."""
@@ -469,7 +471,7 @@ def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]
             continue
         ids = [experiments[i].id for i in members]
         for i in members:
-            experiments[i].duplicates.extend(other for other in ids if other != experiments[i].id)
+            experiments[i].duplicates = Peers(ids, experiments[i].id)
         first = experiments[members[0]]
         shared = sorted({key[0] for key in _group_keys(experiments, members)})
         paths = [experiments[i].note_relpath for i in members]
@@ -477,6 +479,34 @@ def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]
         first.diagnostics.append(Diagnostic(first.note_relpath, _identifier_line(notes[first.note_relpath], shared[0]) if shared else 0,
                                             "warning", f"same paper in {len(members)} notes: {listed} (same {', '.join(shared)})",
                                             "merge them, or keep them: they run as separate experiments"))
+
+
+class Peers(Sequence):
+    """The other members' ids of a group of notes on one paper: a view over the group's one list, so a
+    group of n notes costs n, not n² (a vault that repeats one title 2,000 times). Compares equal to
+    the list of those ids; ``list(peers)`` for JSON."""
+
+    __slots__ = ("group", "me")
+
+    def __init__(self, group: list[str], me: str) -> None:
+        self.group, self.me = group, me
+
+    def __iter__(self) -> Iterator[str]:
+        return (other for other in self.group if other != self.me)
+
+    def __len__(self) -> int:
+        return len(self.group) - 1
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as list's
+        if isinstance(index, slice) and index.step in (None, 1) and (index.start or 0) >= 0 and (index.stop or 0) >= 0:
+            return list(islice(self, index.start or 0, index.stop if index.stop is not None else len(self)))
+        return list(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, tuple, Peers)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 def _group_keys(experiments: list[Experiment], members: list[int]) -> set[PaperKey]:

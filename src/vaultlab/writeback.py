@@ -196,7 +196,10 @@ def notes_after(notes: list[Note], changes: ChangeSet) -> list[Note]:
     after = []
     for note in notes:
         planned = changes.planned.get(note.relpath)
-        after.append(note if planned is None or planned.new == planned.old else parse_note_bytes(planned.new, note.path, note.relpath))
+        if planned is None or planned.new == planned.old:
+            after.append(note)
+        else:  # property edits leave the body alone: its parse is reused
+            after.append(parse_note_bytes(planned.new, note.path, note.relpath, same_body_as=note))
     return after
 
 

@@ -28,8 +28,12 @@ LOCK_TIMEOUT_ENV = "VAULTLAB_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 120.0
 
 
-class VaultBusy(RuntimeError):
-    """Another process holds the vault lock and did not release it in time."""
+class LockError(RuntimeError):
+    """The vault lock cannot be taken: the lock file cannot be created (a read-only vault)…"""
+
+
+class VaultBusy(LockError):
+    """…or another process holds it and did not release it in time."""
 
 
 @contextmanager
@@ -38,8 +42,11 @@ def vault_lock(root: Path, timeout_s: float, *, on_wait=None) -> Iterator[None]:
 
     The file names its holder (pid, host, since) so a waiting collector can say who it waits for."""
     path = Path(root) / LOCK_RELPATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise LockError(f"cannot create the lock file {path}: {exc.strerror or exc}") from None
     try:
         deadline = time.monotonic() + timeout_s
         told = False
@@ -136,12 +143,8 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
             result = plan.changes.apply()
             written = set(result.written)
             remember_written(root, [n for n in plan.notes_after if n.relpath in written])
-    except VaultBusy as exc:
+    except LockError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 1
-    except OSError as exc:  # e.g. a read-only vault: the lock file cannot be created
-        console.print(f"[red]error:[/red] cannot lock {escape(str(root / LOCK_RELPATH))}: {escape(exc.strerror or str(exc))}",
-                      highlight=False, soft_wrap=True)
         return 1
     conflicts = [c.path for c in result.conflicts]
     plan.diagnostics += [Diagnostic(path, 0, "error", f"not written: {error}") for path, error in result.errors]

@@ -16,6 +16,7 @@ from rich.table import Table
 
 SHOWN = 5  # places listed per grouped problem, and "not runnable" ids per reason, unless verbose
 SHOWN_CHANGED = 20  # changed files listed unless verbose
+SHOWN_KINDS = 20  # kinds of warning, and reasons a note is not runnable, listed unless verbose
 _COLOURS = {"error": "red", "warning": "yellow"}
 
 
@@ -38,10 +39,18 @@ def group_diagnostics(diagnostics: Iterable) -> list[tuple[object, list]]:
 
 
 def print_diagnostics(diagnostics, console: Console, *, verbose: bool = False) -> int:
-    """Problems, one line per kind (``verbose``: info too, and every place); returns how many were errors or warnings."""
+    """Problems, one line per kind, errors first; the first ``SHOWN_KINDS`` kinds of warning unless
+    ``verbose`` (which adds info and every place). Returns how many were errors or warnings."""
     shown = 0
-    for first, members in group_diagnostics(d for d in diagnostics if verbose or d.severity != "info"):
+    groups = group_diagnostics(d for d in diagnostics if verbose or d.severity != "info")
+    groups.sort(key=lambda group: group[0].severity != "error")  # stable: first-seen order within
+    warnings = 0
+    for first, members in groups:
         shown += len(members) if first.severity in ("error", "warning") else 0
+        if first.severity != "error" and not verbose:
+            warnings += 1
+            if warnings > SHOWN_KINDS:
+                continue
         colour = _COLOURS.get(first.severity, "dim")
         if len(members) == 1:
             _plain(console, str(first), colour)
@@ -49,6 +58,8 @@ def print_diagnostics(diagnostics, console: Console, *, verbose: bool = False) -
         places = [f"{d.path}:{d.line}" if d.line else d.path for d in members]
         tail = f" — {first.hint}" if first.hint else ""
         _plain(console, f"{first.severity}: {first.message} — {len(members)} places: {_listing(places, None if verbose else SHOWN)}{tail}", colour)
+    if warnings > SHOWN_KINDS:
+        _plain(console, f"… and {warnings - SHOWN_KINDS} more kinds of warning (--verbose lists them all)", "yellow")
     return shown
 
 
@@ -100,8 +111,11 @@ def print_sync_summary(ws, plan, *, written: Sequence[str], conflicts: Sequence[
     for exp in experiments:
         if not exp.runnable:
             reasons.setdefault(exp.runnable_reason, []).append(exp.id)
-    for reason, ids in sorted(reasons.items(), key=lambda item: (-len(item[1]), item[0])):
+    ranked = sorted(reasons.items(), key=lambda item: (-len(item[1]), item[0]))
+    for reason, ids in ranked if verbose else ranked[:SHOWN_KINDS]:
         _plain(console, f"not runnable ({len(ids)}): {reason} — {_listing(ids, None if verbose else SHOWN)}", "dim")
+    if not verbose and len(ranked) > SHOWN_KINDS:
+        _plain(console, f"… and {len(ranked) - SHOWN_KINDS} more reasons (`vaultlab list` shows every note)", "dim")
     return print_diagnostics([*ws.diagnostics, *plan.diagnostics], console, verbose=verbose)
 
 

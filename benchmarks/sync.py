@@ -167,8 +167,10 @@ def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float,
     (cold, cold_cpu, cold_rss), (warm, warm_cpu, warm_rss), (fm, fm_cpu, _) = best["cold"], best["warm"], best["frontmatter"]
     print(f"{label}: {notes} notes")
     print("                             wall s   CPU s  peak MiB")
-    print(f"  cold `vaultlab sync`    : {cold:7.2f} {cold_cpu:7.2f} {cold_rss:8.0f}   ({cold / fm:4.2f}x python-frontmatter; target <= 1.00x)")
-    print(f"  warm `vaultlab sync`    : {warm:7.2f} {warm_cpu:7.2f} {warm_rss:8.0f}   ({warm / cold:4.0%} of cold; target <= 25 %)")
+    print(f"  cold `vaultlab sync`    : {cold:7.2f} {cold_cpu:7.2f} {cold_rss:8.0f}   "
+          f"({cold / fm:4.2f}x python-frontmatter wall, {cold_cpu / fm_cpu:4.2f}x CPU; target <= 1.00x)")
+    print(f"  warm `vaultlab sync`    : {warm:7.2f} {warm_cpu:7.2f} {warm_rss:8.0f}   "
+          f"({warm / cold:4.0%} of cold wall, {warm_cpu / cold_cpu:4.0%} CPU; target <= 25 %)")
     print(f"  python-frontmatter load : {fm:7.2f} {fm_cpu:7.2f}")
     print("  warm sync by stage, CPU s:")
     print(by_stage, end="")

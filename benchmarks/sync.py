@@ -1,108 +1,209 @@
-"""How fast does sync read a large vault? (make bench)
+"""How fast is the `vaultlab sync` a user types, end to end? (make bench)
 
-Builds an N-note vault shaped like the user's seed notes (content varied per note), then prints:
-  cold  load_notes + plan, no cache                         (target: <= python-frontmatter load)
-  warm  load_notes + plan again, nothing to do, cache used  (target: <= 25 % of cold)
-  python-frontmatter: just `frontmatter.load` of the same files, for reference.
-Each figure is the best of --repeat runs of process CPU time (time.process_time): on a shared
-machine wall time mostly measures the neighbours; wall-clock figures are printed beside it.
+Builds vaults shaped like the user's seed notes and times the command itself — a subprocess, its
+output going to a file — against python-frontmatter loading the same notes (also a subprocess, so
+both pay the interpreter start):
+
+  unique     N notes, each a different paper (own title, DOI, URL)
+  duplicates N notes whose titles repeat (groups of --group notes share one paper title)
+
+For each vault: cold = the first sync (no parse cache; it writes experiment/progress into every
+note), warm = the next one (nothing to change, cache used), peak RSS of the sync process.
+Targets (issue 10): cold ≤ 1.0× python-frontmatter's load; warm ≤ 25 % of cold; memory flat in the
+number of duplicates. Each figure is the best of --repeat runs (wall seconds; on a shared machine
+the neighbours inflate them — the CPU column is the child's user+system time).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+H1 = re.compile(r"^# .*$", re.M)
+BACKBONE = re.compile(r"^- \*\*Backbone:\*\* .*$", re.M)
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from vaultlab.vault.config import VaultConfig  # noqa: E402
-from vaultlab.vault.sync import load_notes, plan_sync  # noqa: E402
-
 SEEDS = sorted((REPO / "example_vault").glob("*.md"))
 METHODS = ["Anomaly", "Distillation", "OneSideTriplet", "DepthSeg", "Baseline", "Contrastive"]
 BACKBONES = ["ResNet50", "AlexNet", "DepthNet+UNet", "PSPNet, DeepLabv3+", "ViT-B/16", "MobileNetV3"]
+WORDS = ("face anti spoofing deep learning domain generalization adaptation presentation attack detection "
+         "depth supervision contrastive meta triplet central difference transformer auxiliary pixel wise "
+         "binary cross modal learning robust live spoof texture frequency temporal rppg").split()
 
 
-def build_vault(root: Path, count: int, seed: int = 0) -> None:
-    """``count`` notes in 20 folders: seed notes with varied properties, summary and ticked tasks."""
+def paper_title(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randrange(6, 11))).title()
+
+
+def build_vault(root: Path, count: int, *, seed: int = 0, group: int = 1) -> None:
+    """``count`` notes in 20 folders, each a seed note with its own paper identity (title, DOI,
+    URL, alias), method, backbone and ticked tasks; ``group`` > 1 repeats each title that many
+    times (and drops the DOI/URL, as in a vault where the same paper was noted twice)."""
     rng = random.Random(seed)
     templates = [p.read_text(encoding="utf-8") for p in SEEDS]
     (root / ".obsidian").mkdir(parents=True)
     shutil.copy(REPO / "example_vault/.obsidian/types.json", root / ".obsidian/types.json")
     shutil.copy(REPO / "example_vault/.obsidian/app.json", root / ".obsidian/app.json")
+    titles = [paper_title(rng) + f" {i}" for i in range(count // group + 1)]
     for i in range(count):
         text = templates[i % len(templates)]
-        text = text.replace("year: 20", f"year: {rng.choice(['19', '20'])}", 1)
-        text = text.replace("priority: medium", f"priority: {rng.choice(['low', 'medium', 'high'])}", 1)
+        title = titles[i // group]
+        head, _, body = text.partition("\n---\n")
+        lines = []
+        for line in head.split("\n"):
+            key = line.split(":", 1)[0]
+            if key == "aliases":
+                line = f'aliases: ["{title}"]'
+            elif key == "doi":
+                line = "doi: " if group > 1 else f"doi: 10.{1000 + i % 9000}/fas.{i:06d}"
+            elif key == "paper_url":
+                line = "paper_url: " if group > 1 else f"paper_url: https://papers.example.org/{i:06d}"
+            elif key == "year":
+                line = f"year: {rng.choice(range(2012, 2026))}"
+            elif key == "priority":
+                line = f"priority: {rng.choice(['low', 'medium', 'high'])}"
+            lines.append(line)
+        body, titled = H1.subn(f"# {title}", body, count=1)
+        if not titled:
+            body = f"\n# {title}\n" + body
         for method in METHODS[:4]:
-            text = text.replace(f"**Method:** {method}", f"**Method:** {rng.choice(METHODS)}", 1)
-        text = text.replace("- **Backbone:** ", f"- **Backbone:** {rng.choice(BACKBONES)} / ", 1)
-        ticks = rng.randrange(0, 8)
-        for _ in range(ticks):
-            text = text.replace("\n- [ ] ", "\n- [x] ", 1) if rng.random() < 0.5 else text
-        text += f"\nNote {i}: {rng.random():.6f}\n" * rng.randrange(0, 3)
+            body = body.replace(f"**Method:** {method}", f"**Method:** {rng.choice(METHODS)}", 1)
+        body = BACKBONE.sub(f"- **Backbone:** {rng.choice(BACKBONES)}", body, count=1)
+        for _ in range(rng.randrange(0, 8)):
+            body = body.replace("\n- [ ] ", "\n- [x] ", 1) if rng.random() < 0.5 else body
+        body += f"\nNote {i}: {rng.random():.6f}\n" * rng.randrange(0, 3)
         folder = root / f"papers-{i % 20:02d}"
         folder.mkdir(exist_ok=True)
-        (folder / f"{i:05d}_{rng.getrandbits(32):08x}.md").write_text(text, encoding="utf-8")
+        (folder / f"{i:05d}_{rng.getrandbits(32):08x}.md").write_text("\n".join(lines) + "\n---\n" + body, encoding="utf-8")
 
 
-def sync_once(root: Path, cache: bool = True) -> tuple[tuple[float, float], int]:
-    cpu, wall = time.process_time(), time.perf_counter()
-    config = VaultConfig.load(root)
-    notes, _ = load_notes(root, config, cache=cache)
-    papers = [n for n in notes if n.is_paper]
-    changes, _ = plan_sync(root, papers, config, {n.relpath: f"exp_{n.stem[:5]}" for n in papers})
-    return (time.process_time() - cpu, time.perf_counter() - wall), len(changes.changed)
+def timed(command: list[str], output: Path) -> tuple[float, float, float, int]:
+    """(wall s, child CPU s, peak RSS MiB, exit code) of one subprocess, stdout+stderr to ``output``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1", "COLUMNS": "80"}
+    with open(output, "wb") as sink:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode
 
 
-def frontmatter_load(root: Path) -> tuple[float, float]:
-    import frontmatter
+def sync_command(root: Path) -> list[str]:
+    return [sys.executable, "-m", "vaultlab", "sync", str(root)]
 
-    paths = sorted(root.rglob("*.md"))
-    cpu, wall = time.process_time(), time.perf_counter()
-    for path in paths:
-        frontmatter.load(path)
-    return time.process_time() - cpu, time.perf_counter() - wall
+
+FRONTMATTER_LOAD = "import sys, pathlib, frontmatter\nfor p in sorted(pathlib.Path(sys.argv[1]).rglob('*.md')): frontmatter.load(p)\n"
+
+
+STAGES = """\
+import io, sys, time
+from pathlib import Path
+t = time.process_time()
+def lap(name):
+    global t
+    now = time.process_time()
+    print(f"    {name:<26}{now - t:7.2f}")
+    t = now
+from rich.console import Console
+from vaultlab import cli_report, writeback
+from vaultlab.catalog import load_catalog, resolve_vault
+from vaultlab.vault.config import VaultConfig
+from vaultlab.vault.sync import load_notes
+from vaultlab.workspace import Workspace
+lap("imports")
+root = Path(sys.argv[1])
+config = VaultConfig.load(root)
+notes, diagnostics = load_notes(root, config)
+lap("load_notes (cached)")
+catalog = load_catalog(root)
+experiments = resolve_vault(notes, catalog, config.raw)
+lap("load_catalog + resolve_vault")
+ws = Workspace(root, config, notes, catalog, experiments, diagnostics)
+plan = writeback.plan_vault(ws)
+lap("plan_vault (write-back)")
+cli_report.print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=Console(file=io.StringIO(), width=80))
+lap("print summary")
+"""
+
+
+def stages(vault: Path) -> str:
+    """CPU seconds of each stage of a warm sync, in one process (where the time goes)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-c", STAGES, str(vault)], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[float, float, float]], str]:
+    best: dict[str, tuple[float, float, float]] = {}
+
+    def keep(name: str, result: tuple[float, float, float, int]) -> None:
+        wall, cpu, rss, code = result
+        if code not in (0, 1):
+            raise SystemExit(f"{name}: exit code {code}; see {work / (name + '.out')}")
+        if name not in best or wall < best[name][0]:
+            best[name] = (wall, cpu, rss)
+
+    for _ in range(repeat):
+        vault = work / "vault"
+        shutil.rmtree(vault, ignore_errors=True)
+        shutil.copytree(template, vault)
+        keep("cold", timed(sync_command(vault), work / "cold.out"))
+        keep("warm", timed(sync_command(vault), work / "warm.out"))
+        if "0 files written" not in (work / "warm.out").read_text(encoding="utf-8"):
+            raise SystemExit(f"the second sync still changed files; see {work / 'warm.out'}")
+        keep("frontmatter", timed([sys.executable, "-c", FRONTMATTER_LOAD, str(vault)], work / "frontmatter.out"))
+    return best, stages(work / "vault")
+
+
+def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float, float]], str]) -> None:
+    best, by_stage = measured
+    (cold, cold_cpu, cold_rss), (warm, warm_cpu, warm_rss), (fm, fm_cpu, _) = best["cold"], best["warm"], best["frontmatter"]
+    print(f"{label}: {notes} notes")
+    print("                             wall s   CPU s  peak MiB")
+    print(f"  cold `vaultlab sync`    : {cold:7.2f} {cold_cpu:7.2f} {cold_rss:8.0f}   "
+          f"({cold / fm:4.2f}x python-frontmatter wall, {cold_cpu / fm_cpu:4.2f}x CPU; target <= 1.00x)")
+    print(f"  warm `vaultlab sync`    : {warm:7.2f} {warm_cpu:7.2f} {warm_rss:8.0f}   "
+          f"({warm / cold:4.0%} of cold wall, {warm_cpu / cold_cpu:4.0%} CPU; target <= 25 %)")
+    print(f"  python-frontmatter load : {fm:7.2f} {fm_cpu:7.2f}")
+    print("  warm sync by stage, CPU s:")
+    print(by_stage, end="")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--notes", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--notes", type=int, nargs="*", default=[1_000, 3_000, 10_000], help="vault sizes of unique papers")
+    parser.add_argument("--duplicates", type=int, nargs="*", default=[0, 500, 2_000],
+                        help="numbers of duplicate-title notes, each in a 2,000-note vault (memory must stay flat)")
+    parser.add_argument("--group", type=int, default=500, help="notes sharing one title in the duplicates vaults")
+    parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vaultlab-bench-") as tmp:
-        root = Path(tmp) / "vault"
-        build_vault(root, args.notes)
-        cache_file = root / ".vaultlab/cache/notes-v1.pickle"
-        cold_times, warm_times, fm_times = [], [], []
-        for _ in range(args.repeat):
-            cache_file.unlink(missing_ok=True)
-            seconds, planned = sync_once(root)
-            cold_times.append(seconds)
-        # Apply once so that the next syncs have nothing to do, then time the warm no-op.
-        config = VaultConfig.load(root)
-        notes, _ = load_notes(root, config)
-        changes, _ = plan_sync(root, notes, config, {n.relpath: f"exp_{n.stem[:5]}" for n in notes if n.is_paper})
-        report = changes.apply()
-        sync_once(root)  # re-reads the notes just written and refreshes the cache
-        for _ in range(args.repeat):
-            seconds, left = sync_once(root)
-            assert left == 0, f"second sync would still change {left} notes"
-            warm_times.append(seconds)
-        for _ in range(args.repeat):
-            fm_times.append(frontmatter_load(root))
-    (cold, cold_wall), (warm, warm_wall), (fm, fm_wall) = min(cold_times), min(warm_times), min(fm_times)
-    print(f"notes: {args.notes}  (planned changes on cold run: {planned}, written: {len(report.written)})")
-    print("                          CPU s    wall s")
-    print(f"cold  load_notes + plan : {cold:7.3f}  {cold_wall:7.3f}  ({cold / args.notes * 1e6:6.1f} us/note CPU)")
-    print(f"warm  no-op (cached)    : {warm:7.3f}  {warm_wall:7.3f}  ({warm / cold:6.1%} of cold; target <= 25 %)")
-    print(f"python-frontmatter load : {fm:7.3f}  {fm_wall:7.3f}  (cold is {cold / fm:5.2f}x of it; target <= 1.00x)")
+        work = Path(tmp)
+        for count in args.notes:
+            template = work / f"unique-{count}"
+            build_vault(template, count)
+            report("unique papers", count, measure(template, work, args.repeat))
+            shutil.rmtree(template)
+        for duplicates in args.duplicates:
+            template = work / f"dup-{duplicates}"
+            total = max(2_000, duplicates)
+            build_vault(template, total - duplicates, seed=1)
+            if duplicates:
+                build_vault(work / "dups", duplicates, seed=2, group=args.group)
+                for folder in (work / "dups").iterdir():
+                    if folder.is_dir() and not folder.name.startswith("."):
+                        shutil.copytree(folder, template / f"dup-{folder.name}")
+                shutil.rmtree(work / "dups")
+            report(f"duplicates: {duplicates} notes in groups of {args.group} sharing a title", total,
+                   measure(template, work, args.repeat))
+            shutil.rmtree(template)
 
 
 if __name__ == "__main__":

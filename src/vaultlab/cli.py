@@ -12,24 +12,19 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from vaultlab.cli_common import VaultOption, err, fail, find_vault, out
+from vaultlab.cli_common import VaultOption, err, fail, find_vault, open_vault, out
 from vaultlab.cli_sweep import register as register_sweep_commands
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Obsidian paper notes on face anti-spoofing → runnable experiments → results back in the vault.")
+
+
 def print_diagnostics(diagnostics, *, show_info: bool = False) -> int:
-    """Print problems one line each; returns how many were errors or warnings."""
-    shown = 0
-    for d in diagnostics:
-        if d.severity == "info" and not show_info:
-            continue
-        colour = {"error": "red", "warning": "yellow"}.get(d.severity, "dim")
-        err.print(f"[{colour}]{escape(str(d))}[/{colour}]", highlight=False, soft_wrap=True)
-        shown += d.severity in ("error", "warning")
-    return shown
+    """Problems on stderr, one line per kind; returns how many were errors or warnings."""
+    from vaultlab.cli_report import print_diagnostics as print_grouped
+
+    return print_grouped(diagnostics, err, verbose=show_info)
 
 
 # -- sync -----------------------------------------------------------------------------------------
@@ -40,48 +35,24 @@ def sync(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print unified diffs; write nothing.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if a sync would change anything; write nothing.")] = False,
     fix_text: Annotated[bool, typer.Option("--fix-text", help="Repair mojibake in frontmatter values (e.g. 'ðŸ“š To Read' → '📚 To Read').")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show informational notes (BOM, CRLF).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every changed file and every place of a problem; show informational notes (BOM, CRLF).")] = False,
 ) -> None:
-    """Read every paper note, map it to a recipe, update progress, experiment ids and the dashboard."""
-    from vaultlab.workspace import open_workspace, sync_workspace
+    """Map every paper note to a recipe, update progress, write finished runs and the dashboard (prints a summary; `list` shows every note)."""
+    from vaultlab.collect import collect
 
-    root = find_vault(vault)
-    ws = open_workspace(root)
-    report = sync_workspace(ws, dry_run=dry_run or check, fix_text=fix_text)
-    show_experiment_table(ws)
-    problems = print_diagnostics(ws.diagnostics + report.diagnostics, show_info=verbose)
-    if dry_run or check:
-        if report.diff:
-            out.print(report.diff, highlight=False, markup=False, soft_wrap=True)
-        out.print(f"{len(report.changed)} file(s) would change" + ("" if not report.changed else ": " + ", ".join(report.changed)))
-        if check and report.changed:
-            raise typer.Exit(1)
-    else:
-        out.print(f"{len(report.changed)} file(s) written" + (": " + ", ".join(report.changed) if report.changed else " (nothing changed)"))
-    if report.conflicts:
-        raise typer.Exit(1)
-    if problems and any(d.severity == "error" for d in ws.diagnostics + report.diagnostics):
-        raise typer.Exit(1)
+    raise typer.Exit(collect(find_vault(vault), dry_run=dry_run, check=check, fix_text=fix_text, verbose=verbose, console=out))
 
 
-def show_experiment_table(ws) -> None:
-    table = Table(title=f"{len(ws.experiments)} paper note(s) in {ws.root.name}", title_justify="left")
-    table.add_column("experiment", no_wrap=True, style="bold")
-    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=28)
-    for column in ("method → card", "runnable", "notes"):
-        table.add_column(column, overflow="fold")
-    for exp in ws.experiments:
-        why = exp.runnable_reason if not exp.runnable else ""
-        extra = []
-        if exp.unmapped:
-            extra.append("unmapped: " + ", ".join(u.term for u in exp.unmapped))
-        if exp.duplicates:
-            extra.append("duplicate of " + ", ".join(exp.duplicates))
-        if exp.variants:
-            extra.append("variants: " + ", ".join(exp.variants))
-        table.add_row(escape(exp.id), escape(exp.note_relpath), escape(f"{exp.method or '?'} → {exp.card.id if exp.card else '—'}"),
-                      "[green]yes[/green]" if exp.runnable else f"[yellow]no[/yellow] {escape(why)}", escape("; ".join(extra)))
-    out.print(table)
+@app.command("collect")
+def collect_(
+    vault: Annotated[Path, typer.Argument(help="The vault folder.", show_default=False)] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print unified diffs; write nothing.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every changed file and every place of a problem.")] = False,
+) -> None:
+    """Write finished runs into the notes (result notes, Results rows, dashboard) under the vault lock; workers use `run --no-write`."""
+    from vaultlab.collect import collect
+
+    raise typer.Exit(collect(find_vault(vault), dry_run=dry_run, verbose=verbose, console=out))
 
 
 # -- list / show / methods --------------------------------------------------------------------------
@@ -92,16 +63,16 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List the experiments the vault's paper notes map to."""
-    from vaultlab.workspace import open_workspace
-
-    ws = open_workspace(find_vault(vault))
+    ws = open_vault(find_vault(vault))
     if as_json:
         rows = [{"id": e.id, "note": e.note_relpath, "card": e.card.id if e.card else None, "recipe": e.recipe,
                  "runnable": e.runnable, "variants": e.variants, "protocol": e.protocol.value if e.protocol else None,
-                 "unmapped": [u.term for u in e.unmapped], "duplicates": e.duplicates} for e in ws.experiments]
+                 "unmapped": [u.term for u in e.unmapped], "duplicates": list(e.duplicates)} for e in ws.experiments]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    show_experiment_table(ws)
+    from vaultlab.cli_report import show_experiment_table
+
+    show_experiment_table(ws, out)
     print_diagnostics(ws.diagnostics)
 
 
@@ -112,9 +83,8 @@ def show(
 ) -> None:
     """Show the resolved experiment: every value with where it came from, and the assumptions."""
     from vaultlab.catalog import describe_experiment, find_experiment
-    from vaultlab.workspace import open_workspace
 
-    ws = open_workspace(find_vault(vault))
+    ws = open_vault(find_vault(vault))
     try:
         exp = find_experiment(experiment, ws.experiments)
     except LookupError as exc:
@@ -126,9 +96,8 @@ def show(
 def methods(vault: VaultOption = None) -> None:
     """List the method cards, their components and the vocabulary."""
     from vaultlab.catalog import describe_catalog
-    from vaultlab.workspace import open_workspace
 
-    ws = open_workspace(find_vault(vault))
+    ws = open_vault(find_vault(vault))
     out.print(describe_catalog(ws.catalog))
     print_diagnostics(ws.catalog.diagnostics)
 
@@ -153,12 +122,15 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; train nothing, write nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     nproc: Annotated[int, typer.Option(help="Processes per run through torchrun (DDP: gloo on CPU, NCCL with one GPU each).", min=1)] = 1,
+    no_write: Annotated[bool, typer.Option("--no-write", help="Write run directories only, no notes (a worker; `vaultlab collect` writes them). Also VAULTLAB_NO_WRITE=1.")] = False,
 ) -> None:
     """Reproduce a paper note's method: train, evaluate honestly, write the numbers into the vault."""
-    from vaultlab.workspace import PlanError, open_workspace, plan_runs, print_plan, run_and_write_back
+    from vaultlab.cli_report import print_plan
+    from vaultlab.planning import PlanError, plan_runs
+    from vaultlab.workspace import run_and_collect, writes_disabled
 
     root = find_vault(vault)
-    ws = open_workspace(root)
+    ws = open_vault(root)
     try:
         plans = plan_runs(ws, experiment, protocol=protocol, profile=profile, seeds=seeds, sets=set_ or [], device=device,
                           variants=variant, dataset=dataset, pretrained=str(pretrained) if pretrained else None,
@@ -166,7 +138,10 @@ def run(
     except PlanError as exc:
         raise fail(str(exc), 2) from None
     print_plan(plans, err)
+    write = not (no_write or writes_disabled())
     if dry_run:
+        err.print("nothing trained, nothing written (`vaultlab collect --dry-run` shows what writing the finished runs would change)",
+                  highlight=False, markup=False)
         return
     from vaultlab.data.protocols import ProtocolError
     from vaultlab.engine.core import TrainingDiverged
@@ -174,11 +149,11 @@ def run(
     from vaultlab.recipes.base import RecipeError
 
     try:
-        if nproc > 1:  # every seed as one torchrun job (worker processes write run dirs; notes are written here)
+        if nproc > 1:  # every seed as one torchrun job (worker processes write run dirs; the collector writes notes)
             from vaultlab.sweep import run_distributed
 
-            raise typer.Exit(run_distributed(ws, plans, nproc, err, quiet=quiet))
-        code = run_and_write_back(ws, plans, resume=resume, force=force, console=err, quiet=quiet)
+            raise typer.Exit(run_distributed(ws, plans, nproc, err, quiet=quiet, write=write))
+        code = run_and_collect(ws, plans, resume=resume, force=force, console=err, quiet=quiet, write=write)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted — the run is marked 'interrupted'; continue it with --resume[/yellow]")
         raise typer.Exit(130) from None

@@ -38,3 +38,14 @@ def find_vault(explicit: Path | None, *, cwd_fallback: bool = False) -> Path:
     if cwd_fallback:
         return here
     raise fail("no vault given and no folder holding .obsidian/ above the current directory; pass --vault PATH or set VAULTLAB_VAULT", 2)
+
+
+def open_vault(root: Path):
+    """``workspace.open_workspace``, with a broken ``.vaultlab/config.yaml`` as a one-line usage error."""
+    from vaultlab.vault.config import ConfigError
+    from vaultlab.workspace import open_workspace
+
+    try:
+        return open_workspace(root)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None

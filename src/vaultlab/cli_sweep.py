@@ -43,12 +43,13 @@ def sweep(
 ) -> None:
     """Run experiments × protocols × variants × seeds (× --set grids); skip what is done, retry what failed."""
     from vaultlab.sweep import build_grid, decide, finish, print_grid, run_points
-    from vaultlab.workspace import PlanError, open_workspace
+    from vaultlab.cli_common import open_vault
+    from vaultlab.planning import PlanError
 
     if executor not in ("local", "slurm"):
         raise fail(f"--executor {executor!r}: use local or slurm", 2)
     root = find_vault(vault)
-    ws = open_workspace(root)
+    ws = open_vault(root)
     try:
         points = build_grid(ws, experiments, protocols=protocol, variants=variant, seeds=seeds, sets=set_ or [], profile=profile,
                             dataset=dataset, device=device, pretrained=str(pretrained) if pretrained else None)

@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from vaultlab.data.sampleset import ATTACK, BONA_FIDE
 
@@ -153,6 +152,8 @@ def roc_points(score: Sequence[float], label: Sequence[int], name: str = "split"
     (nothing accepted).
     """
     score, label = _check_binary(score, label, name)
+    from sklearn.metrics import roc_curve  # here, not at the top: collect/sync read metrics without ROC (sklearn takes seconds to import)
+
     fpr, tpr, thr = roc_curve(label, score, pos_label=BONA_FIDE, drop_intermediate=False)
     return fpr, tpr, thr
 
@@ -324,7 +325,7 @@ def evaluate(
         frr=rates["frr"],
         hter=rates["hter"],
         eer=test_eer,
-        auc=float(roc_auc_score(test.label, test.score)),
+        auc=_auc(test.label, test.score),
         tpr_at_fpr_1pct=_best_tpr_at_fpr(fpr, tpr, 0.01),
         bpcer_at_apcer_5pct=1.0 - _best_tpr_at_fpr(fpr, tpr, 0.05),
         n_bona_fide=rates["n_bona_fide"],
@@ -337,6 +338,12 @@ def evaluate(
 
 # Keys that must agree across runs before they may be averaged (they define the convention).
 _CONVENTION_KEYS = ("policy", "level", "percent")
+
+
+def _auc(label: np.ndarray, score: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(label, score))
 
 
 def aggregate_seeds(results: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, float, int]]:

@@ -1,6 +1,6 @@
 """Execute a resolved experiment: data → protocol → recipe → scores → metrics → run directory.
 
-Nothing here writes into the user's notes; ``workspace.write_back`` does that from the outcomes.
+Nothing here writes into the user's notes; ``vaultlab.collect`` renders them from the run directories.
 Metrics are always computed from the saved ``scores.csv``, so the numbers in the notes are exactly
 what anyone can recompute from the run directory.
 """
@@ -151,7 +151,9 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
             console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({time.perf_counter() - t0:.1f} s)")
         splits = make_splits(data, plan.protocol, {"k": plan.hp.get("k", 16), "seed": seed})
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_json("spec.json", plan.spec(seed) | {"run_id": run.run_id, "assumptions": plan.assumptions, "sources": plan.sources})
+        run.write_json("spec.json", plan.spec(seed) | {"run_id": run.run_id, "assumptions": plan.assumptions, "sources": plan.sources,
+                                                       "note": plan.note_relpath, "paper_title": plan.paper_title,
+                                                       "protocol_group": plan.protocol_group})
         engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,
                         resume=resume, console=console, heartbeat=run.beat, quiet=quiet)
         run.write_json("environment.json", environment_info(str(engine.device), vault_root))

@@ -251,7 +251,9 @@ def _barrier() -> None:
 
 class RunStore:
     def __init__(self, vault_root: Path):
-        self.root = vault_root / ".vaultlab" / "runs"
+        from vaultlab.vault.config import runs_dir_of
+
+        self.root = runs_dir_of(vault_root)  # `runs_dir:` in .vaultlab/config.yaml, else <vault>/.vaultlab/runs
 
     def get(self, run_id: str) -> RunDir:
         return RunDir(self.root / run_id)

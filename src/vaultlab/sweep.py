@@ -4,7 +4,7 @@ Each point is one run id (the resolved spec's hash, ``RunPlan.run_id``), so a re
 points again: done points are skipped, a point running elsewhere is left alone, and failed,
 interrupted or stale points run again until they have had ``max_attempts`` attempts. Points train in
 worker processes or Slurm jobs (``vaultlab.executors``) that only write run directories; the sweep
-process alone writes the notes, once, at the end (``write_results``).
+process alone hands them to the collector (``vaultlab collect``), once, at the end (``write_results``).
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def expand_sets(sets: list[str]) -> list[list[str]]:
 
 def build_grid(ws, experiments: list[str], *, protocols: list[str] | None, variants: list[str] | None, seeds: str | None,
                sets: list[str], profile: str, dataset: str, device: str, pretrained: str | None) -> list[Point]:
-    """Every point of the sweep, in a stable order, each run id once. Raises ``workspace.PlanError``."""
+    """Every point of the sweep, in a stable order, each run id once. Raises ``planning.PlanError``."""
     from vaultlab.catalog import find_experiment
-    from vaultlab.workspace import PlanError, plan_runs
+    from vaultlab.planning import PlanError, plan_runs
 
     try:
         combos = expand_sets(sets)
@@ -222,32 +222,14 @@ def _cuda_count() -> int:
 
 # -- results ------------------------------------------------------------------------------------
 
-def done_outcomes(points: list[Point]) -> list[tuple[object, list]]:
-    """(plan, outcomes of its finished seeds) for every plan with at least one finished point."""
-    from vaultlab.runner import outcome_from_run
+def write_results(ws, points: list[Point], console: Console, *, write: bool = True) -> int:
+    """The one place a sweep writes the vault: the collector (``vaultlab collect``), from this process
+    only and under the vault lock, renders every finished run into the notes. Its exit code."""
+    if not write or not any(p.run.state() == "done" for p in points):
+        return 0
+    from vaultlab.collect import collect
 
-    by_plan: dict[int, tuple[object, list]] = {}
-    for p in points:
-        if p.run.state() == "done":
-            by_plan.setdefault(id(p.plan), (p.plan, []))[1].append(outcome_from_run(p.plan, p.seed, p.run))
-    return list(by_plan.values())
-
-
-def write_results(ws, points: list[Point], console: Console) -> list[str]:
-    """The one place a sweep writes the vault: result notes, Results rows, dashboard (from this process only).
-    A ``--set`` grid is summarised on screen and in the run directories only: one Results row per
-    protocol cannot hold several settings."""
-    from vaultlab.workspace import open_workspace, sync_workspace, write_back
-
-    if any(p.setting for p in points):
-        console.print("[dim]a --set grid: results stay in the run directories and the summary above (not in the notes)[/dim]")
-        return []
-    outcomes = done_outcomes(points)
-    if not outcomes:
-        return []
-    written = write_back(ws, outcomes, console)
-    report = sync_workspace(open_workspace(ws.root))
-    return written + report.changed
+    return collect(ws.root, console=console)
 
 
 def summary_table(points: list[Point]) -> Table:
@@ -284,7 +266,7 @@ def _mean_std(mean: float, std: float, n: int) -> str:
     return f"{mean:.1f}" if n == 1 else f"{mean:.1f} ± {std:.1f}"
 
 
-def run_distributed(ws, plans, nproc: int, console: Console, *, quiet: bool = False) -> int:
+def run_distributed(ws, plans, nproc: int, console: Console, *, quiet: bool = False, write: bool = True) -> int:
     """``vaultlab run … --nproc N``: each seed of ``plans`` as one torchrun job of N processes, in turn;
     then the notes, written from this process. Unfinished earlier attempts resume from their checkpoints."""
     store = RunStore(ws.root)
@@ -292,16 +274,16 @@ def run_distributed(ws, plans, nproc: int, console: Console, *, quiet: bool = Fa
     todo = [p for p in points if p.run.state() != "done"]
     if todo:
         run_points(todo, local_executor(1, nproc, plans[0].device, None), console, quiet=quiet)
-    return finish(ws, points, todo, console)
+    return finish(ws, points, todo, console, write=write)
 
 
-def finish(ws, points: list[Point], launched: list[Point], console: Console, table_console: Console | None = None) -> int:
+def finish(ws, points: list[Point], launched: list[Point], console: Console, table_console: Console | None = None,
+           *, write: bool = True) -> int:
     """After the workers: name what did not finish, write the notes, print the summary; the exit code."""
     for p in launched:
         if p.run.state() != "done":
             console.print(f"[red]{escape(p.run_id)}: {p.run.state()}[/red] {escape(str(p.run.status().get('error', '')))} "
                           f"(log: {escape(str(p.run.path / 'worker.log'))})", soft_wrap=True)
-    written = write_results(ws, points, console)
     (table_console or console).print(summary_table(points))
-    console.print(f"wrote {', '.join(written) or 'nothing'}")
-    return 0 if all(p.run.state() == "done" for p in points) else 1
+    code = write_results(ws, points, console, write=write)
+    return code or (0 if all(p.run.state() == "done" for p in points) else 1)

@@ -63,12 +63,17 @@ def strip_owned(text: str) -> str:
     return re.sub(r"^\| SynthFAS .*\[\[vaultlab/results/.*\n", "", text, flags=re.M)
 
 
-def test_sync_lists_every_note_with_its_id_and_flags_the_duplicates(vault):
+def test_sync_summarises_and_list_shows_every_note_with_its_id(vault):
     result = invoke("sync", str(vault))
     assert result.exit_code == 0, result.output
+    assert "5 paper notes · 5 runnable · 0 not runnable" in result.output
+    assert "000_6f73c2b86093280e.md (progress, experiment)" in result.output
+    # one line for the five garbled statuses, one for the pair of notes on the same paper
+    assert result.output.count("looks garbled") == 1 and "5 places" in result.output
+    assert result.output.count("same paper") == 1 and "same paper in 2 notes" in result.output
+    table = invoke("list", "--vault", str(vault)).stdout
     for exp_id in ("000_anomaly", "001_anomaly", "002_onesidetriplet", "003_distillation", "004_depthseg"):
-        assert exp_id in result.output
-    assert "same paper" in result.output
+        assert exp_id in table
     listing = json.loads(invoke("list", "--vault", str(vault), "--json").stdout)
     assert [row["id"] for row in listing] == ["000_anomaly", "001_anomaly", "002_onesidetriplet", "003_distillation", "004_depthseg"]
     assert listing[0]["duplicates"] == ["001_anomaly"] and listing[4]["variants"] == ["pspnet", "deeplabv3plus"]
@@ -166,3 +171,51 @@ def test_run_writes_rows_result_note_and_plots_without_touching_user_bytes(vault
     assert again.exit_code == 0 and "already done" in again.output
     text2 = note.read_text(encoding="utf-8")
     assert len([line for line in text2.splitlines() if "[[vaultlab/results/" in line]) == 2 and user_row in text2
+
+
+def test_dashboard_shows_the_status_sync_just_wrote_so_a_second_sync_changes_nothing(vault):
+    assert invoke("sync", str(vault)).exit_code == 0
+    note = vault / "003_2b75969d89ee11c2.md"
+    note.write_text(note.read_text(encoding="utf-8").replace("- [ ] Abstract", "- [x] Abstract"), encoding="utf-8")
+    first = invoke("sync", str(vault))
+    assert first.exit_code == 0 and "003_2b75969d89ee11c2.md (status, progress)" in first.output
+    assert 'status: "📖 Reading"' in note.read_text(encoding="utf-8")
+    row = next(line for line in (vault / "vaultlab" / "Dashboard.md").read_text(encoding="utf-8").splitlines() if "003_distillation" in line)
+    assert "📖 Reading" in row and "14 %" in row
+    snapshot = digests(vault)
+    second = invoke("sync", str(vault))
+    assert second.exit_code == 0 and "0 files written" in second.output
+    assert digests(vault) == snapshot
+
+
+def test_list_reads_at_80_columns_and_never_breaks_a_word(vault):
+    import io
+
+    from rich.console import Console
+
+    from vaultlab.cli_report import show_experiment_table
+    from vaultlab.workspace import open_workspace
+
+    seed = (vault / "001_f9e3f98b3f0cbdfd.md").read_text(encoding="utf-8")
+    (vault / "Deep Anomaly Detection for Generalized Face Anti-Spoofing (second reading).md").write_text(seed, encoding="utf-8")
+    quantum = "---\ntags: [paper]\n---\n# Quantum PAD\n\n## Quick Summary\n**Method:** Quantum Entanglement PAD\n"
+    (vault / "005_quantum.md").write_text(quantum, encoding="utf-8")
+    ws = open_workspace(vault)
+    console = Console(width=80, file=io.StringIO(), color_system=None)
+    show_experiment_table(ws, console)
+    lines = console.file.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line.split("│") for line in lines if line.count("│") == 5]
+    rendered = " ".join(row[4] for row in rows).split()
+    written = {word.strip(";,") for word in " ".join(["same paper as", "variants: pspnet, deeplabv3plus",
+               "no method card matches (Method: 'Quantum Entanglement PAD')", *(" ".join(e.duplicates) for e in ws.experiments)]).split()}
+    assert "paper" in rendered and "'Quantum" in rendered
+    assert all(word.strip(";,") in written or word.endswith("…") for word in rendered), rendered
+
+
+def test_a_broken_vault_config_is_a_one_line_usage_error(vault):
+    (vault / ".vaultlab").mkdir()
+    (vault / ".vaultlab" / "config.yaml").write_text("output_folder: [1\n")
+    for args in (("sync", str(vault)), ("collect", str(vault)), ("list", "--vault", str(vault))):
+        result = invoke(*args)
+        assert result.exit_code == 2 and ".vaultlab/config.yaml:2" in result.output and "Traceback" not in result.output

@@ -118,3 +118,32 @@ def test_note_edited_during_sync_is_a_conflict(seed_vault: Path) -> None:
     report = changes.apply()
     assert [c.path for c in report.conflicts] == [notes[2].relpath] and len(report.written) == 4
     assert victim.read_bytes() == user_bytes
+
+
+def _variants():
+    for path in SEEDS:
+        text = path.read_text(encoding="utf-8").replace("- [ ] Abstract", "- [x] Abstract")
+        yield path.name, text
+        yield path.name + " crlf+bom", "\ufeff" + text.replace("\n", "\r\n")
+        yield path.name + " link", text.replace("## Quick Summary", "See [[../outside]].\n\n## Quick Summary")
+    yield "no summary", "---\ntags: [paper]\nstatus: Reading\n---\n# T\n**Reading Progress:**\n- [x] a\n- [ ] b\n"
+
+
+@pytest.mark.parametrize("records_read", [False, True])
+def test_reparsing_after_property_edits_reuses_the_body_and_equals_a_full_parse(records_read: bool, monkeypatch) -> None:
+    from vaultlab.vault import blocks
+
+    config = VaultConfig(root=Path("/v"))
+    for name, text in _variants():
+        path = Path("/v") / "n.md"
+        old = parse_note_bytes(text.encode(), path, "n.md")
+        if records_read:  # resolve_vault reads these: they are records then, not rows
+            assert old.summary is not None and old.progress_tasks is not None
+        new = plan_note_updates(old, "007_card", config, fix_text=True, today=TODAY)
+        assert new is not None, name
+        full = parse_note_bytes(new, path, "n.md")
+        with monkeypatch.context() as patch:  # the body must not be scanned again
+            patch.setattr(blocks, "quick_summary", None)
+            reused = parse_note_bytes(new, path, "n.md", same_body_as=old)
+        assert note_cache.note_state(reused) == note_cache.note_state(full), name
+        assert full.frontmatter_end != old.frontmatter_end or name == "no summary"  # lines did shift

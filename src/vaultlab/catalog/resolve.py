@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, NamedTuple
 
 from vaultlab import registry
@@ -70,7 +72,7 @@ class Experiment:
     unmapped: list[UnmappedTerm]
     diagnostics: list[Diagnostic]
     paper_keys: set[PaperKey] = field(default_factory=set)
-    duplicates: list[str] = field(default_factory=list)  # ids of experiments on the same paper
+    duplicates: Sequence[str] = field(default_factory=list)  # ids of experiments on the same paper (a Peers view)
     blockers: list[compose.Blocker] = field(default_factory=list)  # known terms the recipe cannot build
 
     def component_values(self, variant: str | None = None) -> dict[str, Any]:
@@ -514,23 +516,78 @@ def _make_ids_unique(experiments: list[Experiment]) -> None:
 
 
 def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]) -> None:
-    relpaths = {e.id: e.note_relpath for e in experiments}
-    by_key: dict[PaperKey, list[Experiment]] = {}
-    for exp in experiments:
-        for key in exp.paper_keys:
-            by_key.setdefault(key, []).append(exp)
-    for exp in experiments:
-        shared: dict[str, list[str]] = {}
+    """Notes sharing a paper key (DOI, arXiv id, URL, title) form one group: each member lists the
+    others in ``duplicates``, and the group gets one warning, on its first note, not one per pair
+    (pairwise warnings grew quadratically with a vault's repeated titles)."""
+    parent = list(range(len(experiments)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[PaperKey, int] = {}
+    for i, exp in enumerate(experiments):
         for key in sorted(exp.paper_keys):
-            for other in by_key[key]:
-                if other is not exp:
-                    shared.setdefault(other.id, []).append(key[0])
-        for other_id, kinds in shared.items():
-            exp.duplicates.append(other_id)
-            line = _identifier_line(notes[exp.note_relpath], kinds[0])
-            exp.diagnostics.append(Diagnostic(exp.note_relpath, line, "warning",
-                                              f"same paper as {relpaths[other_id]} (same {', '.join(kinds)})",
-                                              "merge the two notes, or keep both: they run as separate experiments"))
+            j = first_with.setdefault(key, i)
+            if j != i:
+                parent[find(i)] = find(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(experiments)):
+        groups.setdefault(find(i), []).append(i)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        ids = [experiments[i].id for i in members]
+        for i in members:
+            experiments[i].duplicates = Peers(ids, experiments[i].id)
+        first = experiments[members[0]]
+        shared = sorted({key[0] for key in _group_keys(experiments, members)})
+        paths = [experiments[i].note_relpath for i in members]
+        listed = ", ".join(paths[:5]) + (f" … and {len(paths) - 5} more" if len(paths) > 5 else "")
+        first.diagnostics.append(Diagnostic(first.note_relpath, _identifier_line(notes[first.note_relpath], shared[0]) if shared else 0,
+                                            "warning", f"same paper in {len(members)} notes: {listed} (same {', '.join(shared)})",
+                                            "merge them, or keep them: they run as separate experiments"))
+
+
+class Peers(Sequence):
+    """The other members' ids of a group of notes on one paper: a view over the group's one list, so a
+    group of n notes costs n, not n² (a vault that repeats one title 2,000 times). Compares equal to
+    the list of those ids; ``list(peers)`` for JSON."""
+
+    __slots__ = ("group", "me")
+
+    def __init__(self, group: list[str], me: str) -> None:
+        self.group, self.me = group, me
+
+    def __iter__(self) -> Iterator[str]:
+        return (other for other in self.group if other != self.me)
+
+    def __len__(self) -> int:
+        return len(self.group) - 1
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as list's
+        if isinstance(index, slice) and index.step in (None, 1) and (index.start or 0) >= 0 and (index.stop or 0) >= 0:
+            return list(islice(self, index.start or 0, index.stop if index.stop is not None else len(self)))
+        return list(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, tuple, Peers)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+def _group_keys(experiments: list[Experiment], members: list[int]) -> set[PaperKey]:
+    """Keys held by at least two members of a group."""
+    seen: set[PaperKey] = set()
+    shared: set[PaperKey] = set()
+    for i in members:
+        keys = experiments[i].paper_keys
+        shared |= keys & seen
+        seen |= keys
+    return shared
 
 
 def _identifier_line(note: Note, kind: str) -> int:

@@ -25,6 +25,7 @@ RUNS_BASE = "vaultlab/Runs.base"
 # result-note properties shown by the Dataview block and the base, in column order
 RESULT_FIELDS = ("experiment", "protocol", "hter", "auc", "acer", "seed")
 AVERAGED_FIELDS = ("hter", "auc")
+SAME_PAPER_SHOWN = 3  # duplicate-paper links per dashboard row
 _DISPLAY_NAMES = {"hter": "HTER (%)", "auc": "AUC (%)", "acer": "ACER (%)"}
 
 LinkFn = Callable[[str, str], str]  # (vault-relative target path incl. extension, label) → link text
@@ -109,7 +110,7 @@ def dashboard_rows(experiments: list[Experiment], notes: list[Note], results_by_
         if exp is not None:
             method = f"{exp.method or '?'} → `{exp.card.id}`" if exp.card else f"{exp.method or '?'} → no card"
             label = f"{exp.id}: {title}" if title != note.stem else exp.id
-            warnings = [f"same paper as {link(by_id[d].note_relpath, d)}" for d in exp.duplicates if d in by_id]
+            warnings = _same_paper(exp.duplicates, by_id, link)
         else:
             method, label, warnings = "—", title, []
         rows.append({key: _cell(value) for key, value in {
@@ -122,6 +123,15 @@ def dashboard_rows(experiments: list[Experiment], notes: list[Note], results_by_
             "warnings": "⚠ " + "; ".join(warnings) if warnings else "",
         }.items()})
     return rows
+
+
+def _same_paper(duplicates: list[str], by_id: Mapping[str, Experiment], link: LinkFn) -> list[str]:
+    """Links to the first few notes on the same paper, then a count: a row stays short however many
+    notes repeat a paper."""
+    shown = [f"same paper as {link(by_id[d].note_relpath, d)}" for d in duplicates[:SAME_PAPER_SHOWN] if d in by_id]
+    if len(duplicates) > SAME_PAPER_SHOWN:
+        shown.append(f"and {len(duplicates) - SAME_PAPER_SHOWN} more notes")
+    return shown
 
 
 def render_dashboard_region(experiments: list[Experiment], notes: list[Note], results_by_experiment: Mapping[str, list[Mapping[str, Any]]],

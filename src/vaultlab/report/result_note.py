@@ -65,19 +65,27 @@ def write_plots(outcome: RunOutcome, vault_root: Path, attachment_folder: str) -
     rows = outcome.run.read_scores()
     folder = vault_root / attachment_folder if attachment_folder else vault_root
     folder.mkdir(parents=True, exist_ok=True)
-    rid = outcome.run.run_id
     arms = sorted({r["arm"] for r in rows}, key=lambda a: (a != "method", a))
 
     tests = {arm: score_table(rows, arm, "test") for arm in arms}
     curves = {arm: (t.score, t.label) for arm, t in tests.items()}
-    names = {kind: f"{rid}-{kind}.png" for kind in ("roc", "det", "hist", "curves")}
+    names = plot_names(outcome.run.run_id)
     plots.plot_roc(curves, folder / names["roc"])
     plots.plot_det(curves, folder / names["det"])
     threshold = outcome.metrics["method"][MAIN_POLICY]["threshold"]
     plots.plot_score_histograms(score_table(rows, "method", "dev"), tests["method"], threshold, folder / names["hist"])
     plots.plot_training_curves(outcome.history, folder / names["curves"])
+    return plot_relpaths(outcome.run.run_id, attachment_folder)
+
+
+def plot_names(run_id: str) -> dict[str, str]:
+    return {kind: f"{run_id}-{kind}.png" for kind in ("roc", "det", "hist", "curves")}
+
+
+def plot_relpaths(run_id: str, attachment_folder: str) -> dict[str, str]:
+    """Vault-relative paths of a run's plots (what ``write_plots`` writes and the note embeds)."""
     prefix = f"{attachment_folder.strip('/')}/" if attachment_folder.strip("/") else ""
-    return {kind: prefix + name for kind, name in names.items()}
+    return {kind: prefix + name for kind, name in plot_names(run_id).items()}
 
 
 def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, str], vault_root: Path) -> str:

@@ -2,8 +2,8 @@
 
 markdown-it-py does not know ``%% … %%`` comments, Obsidian's any-character task boxes or wikilinks,
 and running it over every note costs more than the whole sync budget. Instead we find the few
-things we need with whole-text regular expressions (C speed) and a small state machine for the two
-constructs that hide text: fenced code blocks and ``%%`` comments.
+things we need with whole-text regular expressions (C speed); what hides text (fenced code blocks
+and ``%%`` comments) comes from the one structure scan, ``structure.Masks``, which the editors share.
 
 Convention: functions work on ``doc = "\\n" + body``, where ``body`` is the note's text after its
 frontmatter and ``line0`` the number of lines before it. Every line then starts right after a
@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import posixpath
 import re
-from bisect import bisect_right
 from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from .model import Rows, Section, _record
+from .structure import Masks
 
-# A fence marker at a line start (inside callouts too), or a %% anywhere.
-_HIDERS = re.compile(r"\n[ \t]*(?:>[ \t]?)*(`{3,}|~{3,})|%%")
+__all__ = ["Masks", "Rows"]  # the reader's hidden spans come from the one structure scan
+
+
+class Rows(tuple):
+    """Records kept as plain tuples (from the parser or the parse cache) until someone reads the
+    field; ``model.Note`` turns them into ``Section``/``SummaryField``/``Task`` on first use."""
+
 _HEADING = re.compile(r"\n {0,3}(#{1,6})([ \t][^\r\n]*)?(?=[\r\n]|\Z)")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
 _WIKILINK = re.compile(r"\[\[([^\[\]|#^\r\n]*\.\.[^\[\]|#^\r\n]*)")
@@ -46,56 +50,6 @@ def heading_key(title: str) -> str:
     """"Quick Summary:" / "quick  summary" → "quick summary"."""
     key = title.casefold()
     return key if key.isalnum() else " ".join(_NON_WORD.sub(" ", key).split())
-
-
-class Masks:
-    """Spans hidden from Markdown: fenced code and ``%%`` comments (unclosed ones run to the end)."""
-
-    def __init__(self, doc: str, start: int) -> None:
-        self.spans: list[tuple[int, int]] = []
-        # The common case, nothing hidden. Single-character tests: CPython finds one character with
-        # memchr, but scans for short multi-character needles ("%%") a character at a time.
-        if "%" not in doc and "`" not in doc and "~" not in doc:
-            self._starts: list[int] = []
-            return
-        spans = self.spans
-        state: tuple | None = None  # ("fence", char, length, start) | ("comment", start)
-        skip_until = -1
-        for match in _HIDERS.finditer(doc, start):
-            marker = match.group(1)
-            if marker:
-                eol = doc.find("\n", match.end())
-                eol = len(doc) if eol < 0 else eol
-                rest = doc[match.end() : eol]
-                if state is None:
-                    if marker[0] == "`" and "`" in rest:
-                        continue  # inline code such as ```x```, not a fence
-                    state = ("fence", marker[0], len(marker), match.start() + 1)
-                    skip_until = eol
-                elif state[0] == "fence" and marker[0] == state[1] and len(marker) >= state[2] and not rest.strip():
-                    spans.append((state[3], eol))
-                    state = None
-                continue
-            pos = match.start()
-            if pos < skip_until or (state is not None and state[0] == "fence"):
-                continue
-            if state is None:
-                line_start = doc.rfind("\n", 0, pos) + 1
-                if doc.count("`", line_start, pos) % 2:
-                    continue  # `%%` inside inline code
-                state = ("comment", pos)
-            else:
-                spans.append((state[1], match.end()))
-                state = None
-        if state is not None:
-            spans.append((state[-1], len(doc)))
-        self._starts = [s for s, _ in spans]
-
-    def hidden(self, pos: int) -> bool:
-        if not self.spans:
-            return False
-        i = bisect_right(self._starts, pos) - 1
-        return i >= 0 and pos < self.spans[i][1]
 
 
 class Heading(NamedTuple):
@@ -125,7 +79,7 @@ def find_headings(doc: str, start: int, masks: Masks, line0: int = 0) -> list[He
     return headings
 
 
-def sections_from(headings: list[Heading], last_line: int) -> list[Section]:
+def sections_from(headings: list[Heading], last_line: int) -> Rows:
     """Each heading's range runs to the line before the next heading of the same or higher level."""
     ends = [last_line] * len(headings)
     open_stack: list[int] = []  # headings whose section is still open
@@ -133,10 +87,10 @@ def sections_from(headings: list[Heading], last_line: int) -> list[Section]:
         while open_stack and headings[open_stack[-1]].level >= heading.level:
             ends[open_stack.pop()] = heading.line - 1
         open_stack.append(i)
-    return [_record(Section, (h.title, h.level, h.line, end)) for h, end in zip(headings, ends)]
+    return Rows((h.title, h.level, h.line, end) for h, end in zip(headings, ends))  # Section rows
 
 
-def sections_of(text: str, body_offset: int, line0: int) -> list[Section]:
+def sections_of(text: str, body_offset: int, line0: int) -> Rows:
     """All heading sections of a note whose body starts at ``text[body_offset]``, on line ``line0 + 1``."""
     doc = "\n" + text[body_offset:]
     masks = Masks(doc, 0)

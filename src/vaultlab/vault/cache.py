@@ -15,9 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .model import Diagnostic, Note, Rows, _record
+from .blocks import Rows
+from .model import Diagnostic, Note, _record
 
-PARSER_VERSION = 7  # bump whenever parsing results change, so stale caches are ignored
+PARSER_VERSION = 10  # bump whenever parsing results change, so stale caches are ignored
 CACHE_RELPATH = ".vaultlab/cache/notes-v1.pickle"
 
 Entry = tuple[int, int, dict[str, Any]]  # (size, mtime_ns, note state without its path)

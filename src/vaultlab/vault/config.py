@@ -15,9 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 from .model import Diagnostic
+from .scan import iter_vault_files
 from .yaml12 import YamlError, load_mapping
 
 DEFAULT_STATUS_VALUES = {"to_read": "To Read", "reading": "Reading", "read": "Read"}
+DEFAULT_RUNS_DIR = ".vaultlab/runs"
+OWN_CONFIG = ".vaultlab/config.yaml"
 _LINK_UNSAFE = re.compile(r"\[\[|\]\]|[|#^]")
 
 
@@ -36,6 +39,7 @@ class VaultConfig:
     types: dict[str, str] = field(default_factory=dict)  # types.json: property → type
     template_folders: list[str] = field(default_factory=list)  # vault-relative
     output_folder: str = "vaultlab"
+    runs_dir: Path | None = None  # absolute; set by load (default <vault>/.vaultlab/runs)
     status_values: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUS_VALUES))
     datasets: dict[str, str] = field(default_factory=dict)
     pretrained: dict[str, str] = field(default_factory=dict)
@@ -60,7 +64,9 @@ class VaultConfig:
             types = config._json(folder / "types.json").get("types", {})
             config.types = {str(k): str(v) for k, v in types.items()} if isinstance(types, dict) else {}
             config.template_folders = config._template_folders(folder)
-        config._load_own(root / ".vaultlab" / "config.yaml")
+        config._load_own(root / OWN_CONFIG)
+        if config.runs_dir is None:
+            config.runs_dir = root / DEFAULT_RUNS_DIR
         return config
 
     def _json(self, path: Path) -> dict[str, Any]:
@@ -99,6 +105,7 @@ class VaultConfig:
         self.raw = data
         if "output_folder" in data:
             self.output_folder = str(data["output_folder"]).strip("/") or "vaultlab"
+        self.runs_dir = _runs_dir(self.root, data.get("runs_dir"), self._rel(path))
         for name in ("status_values", "datasets", "pretrained"):
             value = data.get(name)
             if value is None:
@@ -180,8 +187,6 @@ class VaultConfig:
     def note_names(self) -> dict[str, int]:
         """How many vault files share each name (links in "shortest" form need it to be unique)."""
         if self._note_names is None:
-            from .scan import iter_vault_files  # local: scan imports config
-
             counts: dict[str, int] = {}
             for relpath in iter_vault_files(self.root, self, suffixes=None):
                 name = posixpath.basename(relpath)
@@ -193,6 +198,28 @@ class VaultConfig:
     def forget_note_names(self) -> None:
         """Call after creating files so the next shortest link sees them."""
         self._note_names = None
+
+
+def runs_dir_of(root: Path) -> Path:
+    """Where the vault's run directories live: ``runs_dir:`` of ``.vaultlab/config.yaml`` (a path
+    relative to the vault, or absolute, e.g. on a filesystem a cluster shares), else
+    ``<vault>/.vaultlab/runs``. Reads only vaultlab's own config file."""
+    root = Path(root)
+    try:
+        text = (root / OWN_CONFIG).read_text(encoding="utf-8")
+        data = load_mapping(text)[0]
+    except (OSError, UnicodeDecodeError, YamlError):
+        data = {}  # VaultConfig.load reports a broken file; the default folder is the safe answer here
+    return _runs_dir(root, data.get("runs_dir"), OWN_CONFIG) or root / DEFAULT_RUNS_DIR
+
+
+def _runs_dir(root: Path, value: Any, where: str) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: `runs_dir` must be a folder path")
+    folder = Path(value).expanduser()
+    return folder if folder.is_absolute() else root / folder
 
 
 def find_config_dir(root: Path) -> str | None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .blocks import Rows, sections_of
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -112,10 +114,6 @@ class Note:
         return not any(d.severity == "error" for d in self.diagnostics)
 
 
-class Rows(tuple):
-    """Records kept as plain tuples (from the parse cache) until someone reads the field."""
-
-
 class _BuiltOnFirstUse:
     """A ``Note`` list field that may be stored unbuilt and is built the first time it is read.
 
@@ -125,19 +123,18 @@ class _BuiltOnFirstUse:
     ``__init__``, callers) works as before.
     """
 
-    def __init__(self, name: str, record: type | None) -> None:
+    def __init__(self, name: str, record: type, compute: bool = False) -> None:
         self.key = "_" + name
         self.record = record
+        self.compute = compute  # None means "not computed yet" (sections: built from the text)
 
     def __get__(self, note: Note | None, owner: type | None = None):  # noqa: ANN204
         if note is None:
             return self
         value = note.__dict__.get(self.key)
-        if value is None and self.record is None:
-            from .blocks import sections_of  # local: blocks imports this module
-
-            value = note.__dict__[self.key] = sections_of(note.text, *note.__dict__.get("_body", (0, 0)))
-        elif type(value) is Rows:
+        if value is None and self.compute:
+            value = sections_of(note.text, *note.__dict__.get("_body", (0, 0)))
+        if type(value) is Rows:
             value = note.__dict__[self.key] = [_record(self.record, row) for row in value]
         return value
 
@@ -161,6 +158,6 @@ def task_marks(note: Note) -> list[str]:
     return [task.mark for task in note.progress_tasks]
 
 
-Note.sections = _BuiltOnFirstUse("sections", None)  # type: ignore[assignment]
+Note.sections = _BuiltOnFirstUse("sections", Section, compute=True)  # type: ignore[assignment]
 Note.summary = _BuiltOnFirstUse("summary", SummaryField)  # type: ignore[assignment]
 Note.progress_tasks = _BuiltOnFirstUse("progress_tasks", Task)  # type: ignore[assignment]

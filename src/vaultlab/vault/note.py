@@ -14,7 +14,9 @@ from typing import Any
 
 from . import blocks
 from .frontmatter import find_frontmatter, opens_frontmatter
+from .blocks import Rows
 from .model import Diagnostic, Note, _BuiltOnFirstUse
+from .structure import Masks
 from .text import looks_garbled
 from .yaml12 import KeyLines, YamlError, load_mapping
 
@@ -53,7 +55,10 @@ def _note_maker():
 _new_note = _note_maker()
 
 
-def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
+def parse_note_bytes(raw: bytes, path: Path, relpath: str, *, same_body_as: Note | None = None) -> Note:
+    """Parse one note. ``same_body_as``: an earlier parse of this note; when the body after the
+    frontmatter is unchanged (vaultlab's property edits touch only the frontmatter) its results
+    are reused, line numbers shifted, instead of scanning the body again."""
     note = _new_note(path=path, relpath=relpath, text="", digest=hashlib.sha256(raw).hexdigest())
     diags = note.diagnostics
 
@@ -87,15 +92,19 @@ def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
     line0 = note.frontmatter_end
     body = text[body_offset:]
     doc = "\n" + body  # see blocks: every line follows a newline; ASCII bodies stay 1 byte/char
-    masks = blocks.Masks(doc, 0)
     note.__dict__["_body"] = (body_offset, line0)
     note.sections = None  # computed on first use, see model._SectionsOnFirstUse
-    note.title = blocks.title(doc, 0, masks) or path.stem
-    lowered = doc.lower()
-    has_summary, note.summary = blocks.quick_summary(doc, lowered, 0, masks, line0)
-    note.progress_line, note.progress_tasks = blocks.reading_progress(doc, lowered, 0, masks, line0)
-    for line, target in blocks.links_leaving_vault(doc, 0, relpath, masks, line0):
-        report(line, "warning", f"link target {target!r} is outside the vault; vaultlab will not follow it")
+    masks = None
+    if not _reuse_body(note, same_body_as, body):
+        masks = Masks(doc, 0)
+        note.title = blocks.title(doc, 0, masks) or path.stem
+        lowered = doc.lower()
+        note.__dict__["_has_summary"], note.summary = blocks.quick_summary(doc, lowered, 0, masks, line0)
+        note.progress_line, note.progress_tasks = blocks.reading_progress(doc, lowered, 0, masks, line0)
+    if ".." in body:
+        for line, target in blocks.links_leaving_vault(doc, 0, relpath, masks or Masks(doc, 0), line0):
+            report(line, "warning", f"link target {target!r} is outside the vault; vaultlab will not follow it")
+    has_summary = note.__dict__["_has_summary"]
 
     note.is_paper = has_summary or _tagged_paper(note.frontmatter.get("tags"))
     if not note.has_frontmatter:
@@ -106,6 +115,24 @@ def parse_note_bytes(raw: bytes, path: Path, relpath: str) -> Note:
         report(note.frontmatter_lines.get("tags", 1), "warning", "paper note without a `## Quick Summary` section",
                "add `## Quick Summary` with lines such as `**Method:** …` so vaultlab can map it to a recipe")
     return note
+
+
+def _reuse_body(note: Note, earlier: Note | None, body: str) -> bool:
+    """Copy the body's parse from ``earlier`` when its body text is the same; False otherwise."""
+    if earlier is None or "_has_summary" not in earlier.__dict__ or "_body" not in earlier.__dict__:
+        return False
+    if earlier.text[earlier.__dict__["_body"][0]:] != body:
+        return False
+    shift = note.frontmatter_end - earlier.__dict__["_body"][1]
+    note.title = earlier.title
+    note.__dict__["_has_summary"] = earlier.__dict__["_has_summary"]
+    summary, tasks = earlier.__dict__["_summary"], earlier.__dict__["_progress_tasks"]  # rows, or records once read
+    summary = summary if type(summary) is Rows else [(f.label, f.key, f.value, f.line) for f in summary]
+    tasks = tasks if type(tasks) is Rows else [(t.line, t.mark, t.text) for t in tasks]
+    note.summary = Rows((label, key, value, line + shift) for label, key, value, line in summary)
+    note.progress_line = earlier.progress_line + shift if earlier.progress_line else 0
+    note.progress_tasks = Rows((line + shift, mark, text) for line, mark, text in tasks)
+    return True
 
 
 def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callback
@@ -135,7 +162,7 @@ def _read_frontmatter(note: Note, report) -> int:  # noqa: ANN001 - local callba
             if (kind is str and (value.isascii() or not looks_garbled(value))) or (kind is not str and kind is not list):
                 continue
             for line, bad in _garbled_scalars(value, key_lines[key]):
-                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake): {bad!r}", FIX_TEXT_HINT)
+                report(line + 2, "warning", f"property {key!r} looks garbled (mojibake)", FIX_TEXT_HINT)
     return body_start
 
 

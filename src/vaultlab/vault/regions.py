@@ -11,10 +11,10 @@ import re
 
 from .blocks import heading_key
 from .lines import content, newline_of, split_lines
+from .structure import note_lines
 
 _MARKER = re.compile(r"\s*%%\s*vaultlab:(begin|end)\s+(\S+?)\s*%%\s*$")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_FENCE = re.compile(r"\s*(`{3,}|~{3,})")
 _HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
 
 
@@ -30,34 +30,13 @@ def end_marker(name: str) -> str:
     return f"%% vaultlab:end {name} %%"
 
 
-def _code_lines(lines: list[str]) -> set[int]:
-    """Indexes of lines inside closed fenced code blocks (markers shown there as examples do not count).
-
-    A fence left open at the end of the note does not count: a region vaultlab appends there must
-    still be found next time, or every sync would append another one.
-    """
-    inside: set[int] = set()
-    fence: str | None = None
-    opened = 0
-    for index, line in enumerate(lines):
-        match = _FENCE.match(line)
-        if fence is None:
-            if match:
-                fence, opened = match.group(1), index
-        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
-                and not content(line)[match.end():].strip():
-            inside.update(range(opened, index + 1))
-            fence = None
-    return inside
-
-
 def find_region(text: str, name: str) -> tuple[int, int] | None:
     """(begin line index, end line index), 0-based, or None; raises RegionError when malformed."""
     lines = split_lines(text)
-    code = _code_lines(lines)
+    structure = note_lines(text)
     begins, ends = [], []
     for index, line in enumerate(lines):
-        if "vaultlab:" not in line or index in code:
+        if "vaultlab:" not in line or not structure.marker_line(index):
             continue
         match = _MARKER.match(content(line))
         if match and match.group(2) == name:
@@ -110,10 +89,10 @@ def replace_region(text: str, name: str, body: str, anchor: str | None = None) -
 def _anchor_insert_at(lines: list[str], anchor: str) -> int | None:
     """Index just past the last non-blank line of the section headed ``anchor``, or None."""
     wanted = heading_key(anchor)
-    code = _code_lines(lines)
+    structure = note_lines("".join(lines))
     start = level = None
     for index, line in enumerate(lines):
-        if index in code:
+        if not structure.readable(index):
             continue
         match = _HEADING.match(content(line))
         if not match:

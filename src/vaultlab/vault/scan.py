@@ -10,12 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
-from .config import VaultConfig
 from .model import Diagnostic
 
 
-def scan_vault(root: Path, config: VaultConfig) -> tuple[list[Path], list[Diagnostic]]:
+class IgnoreRules(Protocol):
+    """What the walk needs of ``config.VaultConfig`` (which uses this module to count file names)."""
+
+    def ignored(self, relpath: str) -> bool: ...
+
+
+def scan_vault(root: Path, config: IgnoreRules) -> tuple[list[Path], list[Diagnostic]]:
     """Sorted absolute paths of the vault's notes, plus diagnostics about what was skipped."""
     root = Path(root)
     diagnostics: list[Diagnostic] = []
@@ -24,7 +30,7 @@ def scan_vault(root: Path, config: VaultConfig) -> tuple[list[Path], list[Diagno
 
 
 def walk_notes(
-    root: Path, config: VaultConfig, diagnostics: list[Diagnostic], suffixes: tuple[str, ...] | None = (".md",)
+    root: Path, config: IgnoreRules, diagnostics: list[Diagnostic], suffixes: tuple[str, ...] | None = (".md",)
 ) -> list[tuple[str, os.stat_result]]:
     """Sorted (relpath, stat) of vault files (``suffixes`` None: every file); stat is reused by the cache."""
     found: list[tuple[str, os.stat_result]] = []
@@ -61,7 +67,7 @@ def walk_notes(
     return found
 
 
-def iter_vault_files(root: Path, config: VaultConfig, suffixes: tuple[str, ...] | None = (".md",)) -> Iterator[str]:
+def iter_vault_files(root: Path, config: IgnoreRules, suffixes: tuple[str, ...] | None = (".md",)) -> Iterator[str]:
     for relpath, _ in walk_notes(root, config, [], suffixes):
         yield relpath
 

@@ -71,6 +71,24 @@ def _load_notes(root: Path, config: VaultConfig, cache: bool) -> tuple[list[Note
     return notes, diagnostics
 
 
+def remember_written(root: Path, notes: list[Note]) -> None:
+    """Record notes vaultlab just wrote (parsed from the bytes it wrote) in the parse cache, so the
+    next sync does not re-read them. A file whose bytes on disk are not the note's (someone edited it
+    meanwhile) is left out, and the next sync reads it."""
+    entries = note_cache.load(root)
+    if not entries or not notes:
+        return
+    for note in notes:
+        try:
+            info = os.stat(note.path)
+            raw = note.path.read_bytes()
+        except OSError:
+            continue
+        if len(raw) == info.st_size and hashlib.sha256(raw).hexdigest() == note.digest:
+            entries[note.relpath] = (info.st_size, info.st_mtime_ns, note_cache.note_state(note))
+    note_cache.save(root, entries)
+
+
 class _PathMaker:
     """``root / relpath`` for thousands of notes; pathlib's parsing was a visible share of a warm sync."""
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .blocks import heading_key
 from .lines import content, ending, newline_of, split_lines
-from .regions import _code_lines, replace_region
+from .regions import replace_region
+from .structure import note_lines
 
 COLUMNS = ("Dataset", "Metric", "Result", "Baseline")
 _DELIMITER = re.compile(r"\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
@@ -51,12 +52,12 @@ def escape_cell(value: object) -> str:
 
 def _find_table(lines: list[str]) -> tuple[int, list[str]] | None:
     """(header line index, lower-cased column names) of the best Dataset|Metric|Result|Baseline table."""
-    code = _code_lines(lines)
+    structure = note_lines("".join(lines))  # a table in code, a %% comment or a callout is not the Results table
     wanted = {c.lower() for c in COLUMNS}
     section = ""
     first: tuple[int, list[str]] | None = None
     for index, line in enumerate(lines[:-1]):
-        if index in code:
+        if not structure.readable(index):
             continue
         heading = _HEADING.match(content(line))
         if heading:

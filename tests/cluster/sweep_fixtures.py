@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from tests.cli.test_cli import EXAMPLE, TINY
 
 ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 # three short teacher epochs: room to signal a job after its first checkpoint
 SLOW_TEACHER = TINY.replace("    teacher_epochs: 1\n    teacher_steps_per_epoch: 4", "    teacher_epochs: 3\n    teacher_steps_per_epoch: 6")
 
@@ -74,3 +76,24 @@ def wait_for(predicate, command: Background, what: str, timeout: float = 120):
             raise AssertionError(f"the command ended before {what}:\n{command.result.output}")
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _cluster_up() -> bool:
+    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    return out.returncode == 0 and any(s.startswith(("idle", "mix", "alloc")) for s in out.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    if shutil.which("sbatch") is None:
+        pytest.skip("sbatch is not on PATH: Slurm is not installed here (scripts/slurm-local.sh start installs a "
+                    "one-node cluster; .ci/run does so before the tests)")
+    started = False
+    if not _cluster_up():
+        if os.geteuid() != 0:
+            pytest.fail("Slurm is installed but no node is up; start it with `sudo scripts/slurm-local.sh start`")
+        subprocess.run([str(SCRIPT), "start"], check=True)
+        started = True
+    yield
+    if started:
+        subprocess.run([str(SCRIPT), "stop"], check=False)

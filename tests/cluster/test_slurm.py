@@ -7,40 +7,15 @@ installed but down, the fixture starts it (as root) and stops what it started.""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
-from tests.cluster.sweep_fixtures import ROOT, Background, make_vault, statuses, wait_for, worker_env  # noqa: F401
+from tests.cluster.sweep_fixtures import Background, make_vault, slurm, statuses, wait_for, worker_env  # noqa: F401
 
-SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 # the signal this cluster sends before a preemption or a time limit (submitit's default is USR2)
 SLURM = "slurm:\n  partition: debug\n  cpus_per_task: 1\n  timeout_min: 60\n  signal: USR1\n"
-
-
-def _cluster_up() -> bool:
-    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
-    return out.returncode == 0 and any(s.startswith(("idle", "mix", "alloc")) for s in out.stdout.split())
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    if shutil.which("sbatch") is None:
-        pytest.skip("sbatch is not on PATH: Slurm is not installed here (scripts/slurm-local.sh start installs a "
-                    "one-node cluster; .ci/run does so before the tests)")
-    started = False
-    if not _cluster_up():
-        if os.geteuid() != 0:
-            pytest.fail("Slurm is installed but no node is up; start it with `sudo scripts/slurm-local.sh start`")
-        subprocess.run([str(SCRIPT), "start"], check=True)
-        started = True
-    yield
-    if started:
-        subprocess.run([str(SCRIPT), "stop"], check=False)
 
 
 def _squeue(job: str) -> str:

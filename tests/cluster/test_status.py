@@ -11,6 +11,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from tests.cluster.sweep_fixtures import slurm  # noqa: F401 (a one-node cluster, started when down)
 from vaultlab import runs
 from vaultlab.cli import app
 from vaultlab.runs import RunDir, RunStore, state_of
@@ -118,11 +119,7 @@ def test_status_lists_state_heartbeat_age_and_where_at_80_columns(tmp_path, monk
     assert {r["state"] for r in rows} == {"running", "stale"}
 
 
-def test_a_queued_point_whose_slurm_job_left_the_queue_runs_again(tmp_path):
-    import shutil
-
-    if shutil.which("squeue") is None:
-        pytest.skip("squeue is not on PATH: without Slurm a queued point cannot be checked, so it stays queued")
+def test_a_queued_point_whose_slurm_job_left_the_queue_runs_again(slurm, tmp_path):
     run = RunDir(tmp_path / "r")
     run.count_attempt(executor="slurm", slurm_job="999999_0")  # a job id Slurm never issued here
     assert decide(Point(plan=None, seed=0, run=run, vault_root=tmp_path), 3).action == "run"

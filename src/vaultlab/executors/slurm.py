@@ -142,6 +142,7 @@ class SlurmExecutor:
         """Ctrl-C leaves the jobs in Slurm: they keep training; a later sweep or `vaultlab status` finds them."""
 
     _cache: set[str] | None = None
+    _last: set[str] | None = None
 
     def _queue(self) -> set[str]:
         if self._cache is None:
@@ -149,7 +150,10 @@ class SlurmExecutor:
             # every state a job can be in before it is over, requeues included
             out = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-t", "PD,R,CG,CF,S,RQ,RH,RF,SI,SO,ST,RS", "-j", ",".join(ids)],
                                  capture_output=True, text=True)
-            self._cache = set(out.stdout.split()) if out.returncode == 0 else set()
+            if out.returncode == 0:
+                self._cache = self._last = set(out.stdout.split())
+            else:  # a busy controller times out now and then: a failed query says nothing, so keep the last answer
+                self._cache = self._last if self._last is not None else set(self.jobs.values())
         return self._cache
 
 

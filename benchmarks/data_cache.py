@@ -92,6 +92,19 @@ def load_average() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
+def pool_start_cpu_seconds(workers: int) -> float:
+    """CPU seconds (all processes) to start and stop the prepare's pool of ``workers`` with nothing to do:
+    the part of the N-worker CPU cost that does not grow with the number of videos."""
+    import multiprocessing
+
+    from vaultlab.data.real.crops import start_worker
+
+    cpu0 = cpu_seconds()
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=start_worker) as pool:
+        pool.map(abs, range(workers))
+    return cpu_seconds() - cpu0
+
+
 def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: int, every: bool) -> None:
     tree = tmp / "replay-1080p"
     t0 = time.perf_counter()
@@ -114,7 +127,9 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
     print(f"speed-up with {workers} workers (wall, run by run): {ratios}; target ≥ 1.7x on 2 cores")
     print(f"best wall rate with {workers} workers: {max(rates[workers]):.1f} crops/s (target ≥ 100)")
     one_core = 1000 / min(costs[1])
-    print(f"CPU cost: {min(costs[1]):.1f} ms per crop in one process, {min(costs[workers]):.1f} with {workers} workers (pool start included)")
+    start_s = pool_start_cpu_seconds(workers)
+    print(f"CPU cost: {min(costs[1]):.1f} ms per crop in one process, {min(costs[workers]):.1f} with {workers} workers (pool start included; "
+          f"starting {workers} idle workers alone costs {start_s:.2f} CPU s = {1000 * start_s / images:.1f} ms per crop of this run)")
     print(f"ESTIMATE for an idle machine, from CPU time, not measured: about {one_core:.0f} crops/s on one core, "
           f"{workers * 1000 / min(costs[workers]):.0f} crops/s with {workers} workers on {workers} free cores")
     print(f"crops identical with 1 and {workers} workers: {np.array_equal(crops[1], crops[workers])}")

@@ -20,7 +20,10 @@ import numpy as np
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 DETECTION_SIDE = 320  # frames are shrunk so their long side is at most this before detection (speed)
 MIN_FACE_FRACTION = 0.2  # smallest face searched, as a fraction of the frame's short side
-DETECTOR_NAME = f"haar-frontalface-default (long side ≤ {DETECTION_SIDE} px, faces ≥ {MIN_FACE_FRACTION:g} of the short side)"
+# video frames are searched on their decoded luma plane (images on OpenCV's grey of the RGB): part of the
+# name, so a cache prepared before that change is not resumed with crops made the other way
+DETECTOR_NAME = (f"haar-frontalface-default (long side ≤ {DETECTION_SIDE} px, faces ≥ {MIN_FACE_FRACTION:g} of the short side, "
+                 "videos searched on their luma plane)")
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels
 

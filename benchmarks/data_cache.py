@@ -5,8 +5,10 @@
 1. Prepare: a Replay-Attack-shaped tree of synthetic 1920×1080 MPEG-4 AVI videos (a drawn face
    moving over a noisy background, keyframe every 12 frames, ``--frames`` frames: OULU-NPU's are
    1920×1080 and about 150 frames) goes through ``prepare_dataset`` at 224 px with ``6+mid``, once with
-   1 worker and once with N (default: the cores available), back to back, ``--repeats`` times;
-   prints crops/s of each (the whole prepare: index, seek, decode, Haar, crop, pseudo maps, shard
+   1 worker and once with N (default: the cores available), back to back, ``--repeats`` times, on
+   the same videos, after one untimed read of every file (warm page cache), alternating which goes
+   first (1,N then N,1, ...) so neither always runs into the other's leftovers; prints the load
+   average, the wall crops/s and the CPU milliseconds per crop of each (the whole prepare: index, seek, decode, Haar, crop, pseudo maps, shard
    write, pool start) and the speed-up. Targets: ≥ 1.7× on 2 cores, ≥ 100 crops/s with N workers.
    ``--every`` adds one ``every:5`` run (SA-FAS) with N workers.
    The crops of the 1- and N-worker runs are compared: they must be identical.
@@ -25,6 +27,7 @@ crop (all processes) do not depend on that load; the estimate printed from them 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import sys
@@ -85,27 +88,50 @@ def timed_prepare(tree: Path, cache: Path, frames: str, workers: int) -> tuple[f
     return report.images_per_second, cpu_ms, report.images, load_prepared("replay-attack", cache_dir=cache).images
 
 
+def load_average() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+
+
+def pool_start_cpu_seconds(workers: int) -> float:
+    """CPU seconds (all processes) to start and stop the prepare's pool of ``workers`` with nothing to do:
+    the part of the N-worker CPU cost that does not grow with the number of videos."""
+    import multiprocessing
+
+    from vaultlab.data.real.crops import start_worker
+
+    cpu0 = cpu_seconds()
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=start_worker) as pool:
+        pool.map(abs, range(workers))
+    return cpu_seconds() - cpu0
+
+
 def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: int, every: bool) -> None:
     tree = tmp / "replay-1080p"
     t0 = time.perf_counter()
     make_1080p_tree(tree, videos, frames)
     print(f"made {videos} videos of 1920x1080, {frames} frames each, in {time.perf_counter() - t0:.1f} s")
+    for path in sorted(tree.rglob("*.avi")):  # warm page cache: every timed run reads from memory
+        path.read_bytes()
+    print(f"before the runs: {load_average()}")
     rates: dict[int, list[float]] = {1: [], workers: []}
     costs: dict[int, list[float]] = {1: [], workers: []}
     crops: dict[int, np.ndarray] = {}
     for attempt in range(repeats):
-        for n in (1, workers):
+        for n in ((1, workers) if attempt % 2 == 0 else (workers, 1)):
             rate, cpu_ms, images, crops[n] = timed_prepare(tree, tmp / f"cache-6mid-{n}", "6+mid", n)
             rates[n].append(rate)
             costs[n].append(cpu_ms)
             print(f"prepare 6+mid, {n} worker{'s' if n > 1 else ' '} (run {attempt + 1}): {videos} videos → {images} crops at 224 px: "
-                  f"{rate:6.1f} crops/s wall, {cpu_ms:5.1f} CPU ms per crop (all processes, pool start included)")
+                  f"{rate:6.1f} crops/s wall, {cpu_ms:5.1f} CPU ms per crop (all processes, pool start included); {load_average()}")
     ratios = ", ".join(f"{b / a:.2f}x" for a, b in zip(rates[1], rates[workers]))
     print(f"speed-up with {workers} workers (wall, run by run): {ratios}; target ≥ 1.7x on 2 cores")
     print(f"best wall rate with {workers} workers: {max(rates[workers]):.1f} crops/s (target ≥ 100)")
     one_core = 1000 / min(costs[1])
-    print(f"CPU cost: {min(costs[1]):.1f} ms per crop in one process → an idle machine would do about {one_core:.0f} crops/s per core, "
-          f"{workers * one_core:.0f} with {workers} workers (an estimate from CPU time, not a measurement)")
+    start_s = pool_start_cpu_seconds(workers)
+    print(f"CPU cost: {min(costs[1]):.1f} ms per crop in one process, {min(costs[workers]):.1f} with {workers} workers (pool start included; "
+          f"starting {workers} idle workers alone costs {start_s:.2f} CPU s = {1000 * start_s / images:.1f} ms per crop of this run)")
+    print(f"ESTIMATE for an idle machine, from CPU time, not measured: about {one_core:.0f} crops/s on one core, "
+          f"{workers * 1000 / min(costs[workers]):.0f} crops/s with {workers} workers on {workers} free cores")
     print(f"crops identical with 1 and {workers} workers: {np.array_equal(crops[1], crops[workers])}")
     if every:
         rate, cpu_ms, images, _ = timed_prepare(tree, tmp / "cache-every5", "every:5", workers)

@@ -34,3 +34,24 @@ def test_truncated_file_states_more_frames_than_it_holds(tmp_path):
     assert (index.declared, index.packets) == (12, 5)
     assert decodable_frames(path, index) == [0, 1, 2, 3, 4]
     assert [i for i, _ in iter_frames(path, [3, 6, 11], index)] == [3]
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_a_picture_converts_a_region_as_the_whole_frame_does(tmp_path, rotation):
+    """Only the crop's square is turned into RGB; it matches the same square of the whole frame's RGB
+    (within the rounding of two BT.601 converters), and the luma lies where the upright frame does."""
+    from vaultlab.data.real.video import iter_pictures
+
+    path = write_video(tmp_path / "r.avi", moving_frames(4), rotation=rotation)
+    [(_, picture)] = list(iter_pictures(path, [2]))
+    whole = picture.rgb()
+    assert picture.shape == whole.shape
+    fresh = next(p for _, p in iter_pictures(path, [2]))  # its whole frame never converted: the region path
+    assert fresh._frame.format.name == "yuv420p" and fresh._rgb is None
+    for x0, y0, x1, y1 in [(3, 5, 41, 50), (0, 0, whole.shape[1], whole.shape[0]), (10, 1, 11, 2)]:
+        region = fresh.rgb_region(x0, y0, x1, y1)
+        assert region.shape == (y1 - y0, x1 - x0, 3)
+        assert np.abs(region.astype(int) - whole[y0:y1, x0:x1]).max() <= 3
+    grey = fresh.gray()
+    assert grey.shape == whole.shape[:2]
+    assert np.corrcoef(grey.ravel().astype(float), whole.mean(axis=2).ravel())[0, 1] > 0.99

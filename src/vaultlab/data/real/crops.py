@@ -1,8 +1,8 @@
 """One presentation (video or still image) → its face crops, and what went wrong on the way.
 
 Per video: index the packets (no decoding), sample frame indices by the named convention on the
-frame count the container states, decode those frames (seeking), find the face (Haar), crop and
-resize. A sampled frame without a face takes the crop of the nearest frame within
+frame count the container states, decode those frames (seeking), find the face (Haar, on the
+frame's luma plane), convert only the crop's square to RGB and resize. A sampled frame without a face takes the crop of the nearest frame within
 ±``NEIGHBOUR_WINDOW`` that has one; failing that, a centre crop, and the frame is listed.
 
 A video whose frames do not all decode — fewer packets than the container states, or a sampled
@@ -25,7 +25,7 @@ from vaultlab.data.real import celeba_spoof
 from vaultlab.data.real.faces import FaceDetector, centre_square, crop_resized, square_around
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import FrameConvention, asks_past_end, parse_frame_convention, sampled_frame_indices
-from vaultlab.data.real.video import UnreadableMediaError, VideoIndex, decodable_frames, index_video, iter_frames, read_image
+from vaultlab.data.real.video import UnreadableMediaError, VideoIndex, decodable_frames, index_video, iter_pictures, read_image
 
 NEIGHBOUR_WINDOW = 25  # frames searched either side of a face-less sampled frame (1 s at 25 fps)
 
@@ -99,13 +99,13 @@ class _FrameCropper:
 
     def crop(self, indices: list[int]) -> None:
         todo = [i for i in indices if i not in self.crops]
-        for i, rgb in iter_frames(self.path, todo, self.index, self.rotation):
-            box = self.detector.largest_face(rgb)
+        for i, picture in iter_pictures(self.path, todo, self.index, self.rotation):
+            box = self.detector.largest_face_in_grey(picture.gray())
             if box is None:
                 self.faceless.add(i)
-                self.crops[i] = crop_resized(rgb, centre_square(rgb), self.spec.size)  # replaced if a neighbour has a face
+                self.crops[i] = crop_resized(picture, centre_square(picture), self.spec.size)  # replaced if a neighbour has a face
             else:
-                self.crops[i] = crop_resized(rgb, square_around(box, self.spec.crop_scale), self.spec.size)
+                self.crops[i] = crop_resized(picture, square_around(box, self.spec.crop_scale), self.spec.size)
 
     def forget(self, indices: list[int]) -> None:
         for i in indices:
@@ -119,13 +119,13 @@ class _FrameCropper:
         wanted = sorted({j for i in self.faceless for j in range(max(0, i - NEIGHBOUR_WINDOW), i + NEIGHBOUR_WINDOW + 1)
                          if j != i and j < self.index.packets and (self.usable is None or j in self.usable)})
         best: dict[int, tuple[int, np.ndarray]] = {}
-        for j, rgb in iter_frames(self.path, wanted, self.index, self.rotation):
+        for j, picture in iter_pictures(self.path, wanted, self.index, self.rotation):
             near = [i for i in self.faceless if abs(j - i) <= NEIGHBOUR_WINDOW and (i not in best or abs(j - i) < best[i][0])]
             if not near:
                 continue
-            box = self.detector.largest_face(rgb)
+            box = self.detector.largest_face_in_grey(picture.gray())
             if box is not None:
-                crop = crop_resized(rgb, square_around(box, self.spec.crop_scale), self.spec.size)
+                crop = crop_resized(picture, square_around(box, self.spec.crop_scale), self.spec.size)
                 for i in near:
                     best[i] = (abs(j - i), crop)
         for i, (_, crop) in best.items():

@@ -20,7 +20,10 @@ import numpy as np
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 DETECTION_SIDE = 320  # frames are shrunk so their long side is at most this before detection (speed)
 MIN_FACE_FRACTION = 0.2  # smallest face searched, as a fraction of the frame's short side
-DETECTOR_NAME = f"haar-frontalface-default (long side ≤ {DETECTION_SIDE} px, faces ≥ {MIN_FACE_FRACTION:g} of the short side)"
+# video frames are searched on their decoded luma plane (images on OpenCV's grey of the RGB): part of the
+# name, so a cache prepared before that change is not resumed with crops made the other way
+DETECTOR_NAME = (f"haar-frontalface-default (long side ≤ {DETECTION_SIDE} px, faces ≥ {MIN_FACE_FRACTION:g} of the short side, "
+                 "videos searched on their luma plane)")
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels
 
@@ -39,9 +42,14 @@ class FaceDetector:
     def largest_face(self, rgb: np.ndarray) -> Box | None:
         import cv2
 
-        height, width = rgb.shape[:2]
+        return self.largest_face_in_grey(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+
+    def largest_face_in_grey(self, grey: np.ndarray) -> Box | None:
+        """The largest face in a grey (or luma) uint8 frame, in that frame's pixels."""
+        import cv2
+
+        height, width = grey.shape[:2]
         shrink = min(1.0, DETECTION_SIDE / max(height, width))
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         if shrink < 1.0:
             grey = cv2.resize(grey, (round(width * shrink), round(height * shrink)), interpolation=cv2.INTER_AREA)
         min_side = max(12, int(self.min_face_fraction * min(grey.shape)))
@@ -60,21 +68,25 @@ def square_around(box: Box, crop_scale: float) -> Box:
     return round(cx - side / 2), round(cy - side / 2), side, side
 
 
-def crop_resized(rgb: np.ndarray, square: Box, size: int) -> np.ndarray:
-    """Cut ``square`` out of ``rgb`` (zeros where it leaves the frame) and resize to size×size."""
+def crop_resized(source, square: Box, size: int) -> np.ndarray:
+    """Cut ``square`` out of ``source`` (zeros where it leaves the frame) and resize to size×size.
+
+    ``source`` is an RGB array or a decoded ``video.Picture`` (only the square is converted to RGB)."""
     import cv2
 
     x, y, side, _ = square
-    height, width = rgb.shape[:2]
+    height, width = source.shape[:2]
     canvas = np.zeros((side, side, 3), np.uint8)
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
     if x1 > x0 and y1 > y0:
-        canvas[y0 - y : y1 - y, x0 - x : x1 - x] = rgb[y0:y1, x0:x1]
+        region = source[y0:y1, x0:x1] if isinstance(source, np.ndarray) else source.rgb_region(x0, y0, x1, y1)
+        canvas[y0 - y : y1 - y, x0 - x : x1 - x] = region
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(canvas, (size, size), interpolation=interpolation)
 
 
-def centre_square(rgb: np.ndarray) -> Box:
-    height, width = rgb.shape[:2]
+def centre_square(image) -> Box:
+    """The largest centred square of an array or ``video.Picture`` (anything with ``shape``)."""
+    height, width = image.shape[:2]
     side = min(height, width)
     return (width - side) // 2, (height - side) // 2, side, side

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from recipe_fixtures import epoch_losses, make_context
 
@@ -67,6 +69,33 @@ def test_anomaly_run_trains_and_scores(tiny_data):
     refs = result.extra["references"]
     assert len(refs["bona_fide"]["rows"]) == 3 and len(refs["attack"]["videos"]) == 3
     assert result.extra["backbone"] == "tiny_cnn"
+    # the references left the rows the dev threshold sees, for every arm (the runner scores ctx.splits.dev)
+    reference_videos = set(refs["bona_fide"]["videos"]) | set(refs["attack"]["videos"])
+    assert not reference_videos & set(ctx.splits.dev.video.tolist())
+    assert result.extra["dev_rows_removed"] == 6  # one frame per video in the tiny set
+    assert all("tf_to_ms" in entry for entry in ctx.engine.stages["anomaly"].history)
+
+
+def test_the_cards_triplet_focal_weight_keeps_it_a_regulariser():
+    """λ·L_TF stays below L_MS on the triplets of an untrained embedding (σ = 0.3 makes e^{d/σ} reach e^{6.7})."""
+    import yaml
+
+    from vaultlab.nn.losses import metric_softmax_loss, triplet_focal_loss
+    from vaultlab.nn.miners import anomaly_triplets
+    from vaultlab.recipes.anomaly import anomaly_loss
+
+    card = yaml.safe_load((Path(__file__).resolve().parents[2] / "methods" / "anomaly.yaml").read_text(encoding="utf-8"))
+    weights = card["components"]["losses"]
+    for name, profile in card["profiles"].items():
+        torch.manual_seed(0)
+        emb = torch.randn(32, 128)
+        label = torch.tensor([1, 0] * 16)
+        out = anomaly_loss(emb, label, mining=profile["mining"], sigma=profile["tf_sigma"], margin=profile["tf_margin"],
+                           w_ms=weights["metric_softmax"], w_tf=weights["triplet_focal"])
+        d_ap, d_an = anomaly_triplets(emb, label, mode=profile["mining"])
+        ms, tf = metric_softmax_loss(d_ap, d_an), triplet_focal_loss(d_ap, d_an, profile["tf_sigma"], profile["tf_margin"])
+        assert float(out["tf_to_ms"]) == pytest.approx(weights["triplet_focal"] * float(tf) / (weights["metric_softmax"] * float(ms)))
+        assert float(out["tf_to_ms"]) < 1.0, (name, float(out["tf_to_ms"]))
 
 
 def ctx_run(name, ctx):

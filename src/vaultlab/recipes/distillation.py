@@ -124,9 +124,12 @@ class Distillation(Recipe):
             dev, test = dev_test_scores(ctx, model)
             arms[name] = ArmScores(name, text, dev, test)
         extra = {"target_train_rows": n_target, "source_rows": len(source), "teacher_optimizer_steps": teacher_epochs * teacher_steps,
-                 "student_optimizer_steps": student_epochs * student_steps,
-                 "feature_mode": "dropout off for teacher and student features (MMD, pair); student BCE in training mode"}
-        return RecipeResult(arms=arms, extra=extra)
+                 "student_optimizer_steps": student_epochs * student_steps}
+        notes = [f"Schedules in optimiser steps: teacher {teacher_epochs * teacher_steps}, student and baseline "
+                 f"{student_epochs * student_steps} each (on {n_target} target images).",
+                 "MMD and pair features: teacher and student both with dropout off (teacher in eval mode); the student's BCE "
+                 "uses its training-mode forward."]
+        return RecipeResult(arms=arms, notes=notes, extra=extra)
 
 
 def step_schedule(ctx: RecipeContext, stage: str) -> tuple[int, int]:

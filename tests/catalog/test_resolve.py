@@ -24,7 +24,7 @@ def test_seed_components_come_from_the_notes(seed_experiments):
     assert set(distillation["losses"].value) == {"bce", "mmd", "paired_similarity"}
     assert by_id["002_onesidetriplet"].components["backbone"].value == "depthnet+unet"
     assert by_id["002_onesidetriplet"].variants == []  # "A+B" is one network, not two variants
-    assert by_id["001_anomaly"].components["losses"].value == {"metric_softmax": 1.0, "triplet_focal": 1.0}
+    assert by_id["001_anomaly"].components["losses"].value == {"metric_softmax": 1.0, "triplet_focal": 0.1}
 
 
 def test_depthseg_comma_names_two_variants(seed_experiments):

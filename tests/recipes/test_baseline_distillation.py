@@ -1,16 +1,20 @@
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from tests.conftest import make_sampleset
 from vaultlab.data.protocols import make_splits
 from vaultlab.metrics import ScoreTable, evaluate
 from vaultlab.runner import RunPlan, execute
 
-DISTILL_HP = {"teacher_epochs": 2, "teacher_lr": 1e-3, "backbone_head": "slim", "backbone_width": 0.25, "backbone_fc_dim": 32, "student_epochs": 2,
+DISTILL_HP = {"teacher_epochs": 2, "teacher_steps_per_epoch": 3, "teacher_lr": 1e-3, "backbone_head": "slim", "backbone_width": 0.25, "backbone_fc_dim": 32, "student_epochs": 2,
               "student_steps_per_epoch": 5, "student_lr": 1e-3, "student_init": "teacher", "mmd_bandwidths": [0.5, 1.0, 2.0],
               "batch_size": 8, "k": 4, "input_size": 64}
+
+REPO = Path(__file__).resolve().parents[2]
 
 DISTILL_COMPONENTS = {"backbone": "alexnet", "losses": {"bce": 1.0, "mmd": 1.0, "paired_similarity": 0.5}}
 
@@ -83,3 +87,47 @@ def test_each_target_sample_gets_one_same_and_one_other_label_partner():
     y_s = torch.tensor([1, 1, 0, 0, 1, 0])
     same, other = _pair_each_target(y_t, y_s, torch.Generator().manual_seed(0))
     assert torch.equal(y_s[same], y_t) and torch.equal(y_s[other], 1 - y_t)
+
+
+def test_distillation_schedules_are_counted_in_optimiser_steps(toy_vault):
+    hp = DISTILL_HP | {"student_epochs": 2, "student_steps_per_epoch": 3}
+    [outcome] = execute(_plan("distillation", "adapt:D0->D1", hp, DISTILL_COMPONENTS), toy_vault, quiet=True)
+    # 2k = 8 target rows fit in one batch, yet each stage runs exactly epochs × steps_per_epoch steps
+    assert [e["step"] for e in outcome.history["student"]] == [3, 6]
+    assert [e["step"] for e in outcome.history["baseline"]] == [3, 6]
+    assert [e["step"] for e in outcome.history["teacher"]] == [3, 6]
+
+
+def test_distillation_refuses_a_schedule_in_passes_over_the_data(toy_vault):
+    from vaultlab.recipes.base import RecipeError
+
+    hp = {k: v for k, v in DISTILL_HP.items() if k != "student_steps_per_epoch"}
+    with pytest.raises(RecipeError, match="student_steps_per_epoch"):
+        execute(_plan("distillation", "adapt:D0->D1", hp, DISTILL_COMPONENTS), toy_vault, quiet=True)
+
+
+def test_every_distillation_profile_trains_each_stage_for_enough_steps():
+    card = yaml.safe_load((REPO / "methods" / "distillation.yaml").read_text(encoding="utf-8"))
+    for name, profile in card["profiles"].items():
+        for stage in ("teacher", "student"):
+            steps = int(profile[f"{stage}_epochs"]) * int(profile[f"{stage}_steps_per_epoch"])
+            assert steps >= 50, f"{name}: {stage} trains for {steps} optimiser steps"
+
+
+def test_student_features_for_mmd_and_pairs_are_taken_with_dropout_off():
+    import torch
+
+    from vaultlab.nn.backbones import Classifier, build_backbone
+    from vaultlab.recipes.distillation import student_outputs
+
+    torch.manual_seed(0)
+    student = Classifier(build_backbone("alexnet", head="stock", width=0.125)).train()
+    x = torch.randn(4, 3, 64, 64)
+    logit_a, features = student_outputs(student, x)
+    logit_b, again = student_outputs(student, x)
+    assert student.training and all(m.training for m in student.modules())  # the student stays in training mode
+    assert not torch.allclose(logit_a, logit_b)  # the BCE logit keeps dropout
+    torch.testing.assert_close(features, again)
+    with torch.no_grad():
+        clean = student.eval().features(x)  # the teacher's mode: eval, dropout off
+    torch.testing.assert_close(features.detach(), clean)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from recipe_fixtures import epoch_losses, make_context
 
@@ -67,6 +69,29 @@ def test_anomaly_run_trains_and_scores(tiny_data):
     refs = result.extra["references"]
     assert len(refs["bona_fide"]["rows"]) == 3 and len(refs["attack"]["videos"]) == 3
     assert result.extra["backbone"] == "tiny_cnn"
+    # the references left the rows the dev threshold sees, for every arm (the runner scores ctx.splits.dev)
+    reference_videos = set(refs["bona_fide"]["videos"]) | set(refs["attack"]["videos"])
+    assert not reference_videos & set(ctx.splits.dev.video.tolist())
+    assert result.extra["dev_rows_removed"] == 6  # one frame per video in the tiny set
+    assert all("tf_to_ms" in entry for entry in ctx.engine.stages["anomaly"].history)
+
+
+def test_anomaly_loss_logs_the_size_of_the_regulariser_next_to_the_main_term():
+    """λ·L_TF / L_MS is what tells whether the triplet focal term regularises (< 1) or dominates (σ = 0.3 lets
+    e^{d/σ} reach e^{6.7}); the recipe logs it every epoch and the card's λ was chosen with it."""
+    from vaultlab.nn.losses import metric_softmax_loss, triplet_focal_loss
+    from vaultlab.nn.miners import anomaly_triplets
+    from vaultlab.recipes.anomaly import anomaly_loss
+
+    torch.manual_seed(0)
+    emb, label = torch.randn(32, 128), torch.tensor([1, 0] * 16)
+    d_ap, d_an = anomaly_triplets(emb, label, mode="batch_hard")
+    ms, tf = float(metric_softmax_loss(d_ap, d_an)), float(triplet_focal_loss(d_ap, d_an, 0.3, 0.2))
+    assert tf > 50 * ms  # random unit embeddings: the exponential kernel dwarfs the softmax term
+    for lam in (1.0, 0.1):
+        out = anomaly_loss(emb, label, mining="batch_hard", sigma=0.3, margin=0.2, w_ms=1.0, w_tf=lam)
+        assert float(out["tf_to_ms"]) == pytest.approx(lam * tf / ms, rel=1e-5)
+        assert float(out["loss"]) == pytest.approx(ms + lam * tf, rel=1e-5)
 
 
 def ctx_run(name, ctx):

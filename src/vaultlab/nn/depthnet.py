@@ -1,19 +1,26 @@
 """DepthNet + UNet: the multi-task network of Chuang, Wang, Lai (FG 2023, "OneSideTriplet").
 
-Encoder: the MADDG / RFMeta / SSDG-M "DepthNet" feature extractor (papers.md §2.3 [R/I]; layer plan
-[V] rshaojimmy/RFMetaFAS ``models/DGFANet.py``): a 3×3 stem, then three blocks of three 3×3
-conv-BN-ReLU layers (64→128→196→128 channels) each ending in a 2× max-pool. The three block outputs,
-resized to the depth map's size and concatenated, are the shared multi-scale feature map. A
-``width`` multiplier shrinks every layer for the CPU ``quick`` profile.
+The DepthNet part follows RFMeta's public code layer by layer (papers.md §2.3 [V],
+rshaojimmy/RFMetaFAS ``models/DGFANet.py``):
 
-Heads on that encoder:
-- ``DepthHead``: 3×3 convs on the multi-scale map → one depth channel in [0, 1] (32×32 by default);
-- ``ParsingDecoder``: UNet-style upsampling path with skip connections from the stem and the three
-  blocks → per-pixel parsing logits at input resolution;
-- ``classifier``: RFMeta's "FeatEmbedder" trunk (conv-pool-conv-pool → FC) + one bona fide logit;
-  the meta-learner that the inner step adapts.
+- ``DepthNetEncoder`` = ``FeatExtractor``: ``inc`` (3×3 conv → 64, BN, ReLU), then three ``Downconv``
+  blocks, each 3×3 convs 128 → 196 → 128 with BN + ReLU after each and a ``MaxPool2d(2)``; outputs
+  dx1 (inc), dx2, dx3, dx4. The shared map is ``cat(adaptive_avg_pool2d(dx2, s),
+  adaptive_avg_pool2d(dx3, s), dx4)`` (384 channels) with s = dx4's size (32 at RFMeta's 256 px).
+- ``DepthHead`` = ``DepthEstmator``: 3×3 convs 384 → 128 → 64 → 1, each followed by BN + ReLU
+  (no sigmoid: the map is ≥ 0, unbounded above, regressed with MSE onto [0, 1] targets).
+- ``FeatEmbedder`` = RFMeta's classifier, the meta-learner: it reads **dx4 alone**; conv blocks 128
+  (+ MaxPool 2), 256 (+ MaxPool 2), 512, adaptive average pooling, fc 512 → 1.
 
-``build_backbone("depthnet", width=...)`` is encoder + classifier trunk, the same network without
+Differences from RFMeta, each an assumption in ``methods/onesidetriplet.yaml``: RGB input (RFMeta feeds
+RGB+HSV, 6 channels); a ``width`` multiplier that shrinks every layer for the CPU ``quick`` profile;
+the shared map is pooled to dx4's size, which is 32 only at 256 px input.
+
+Added for paper 2 (not in RFMeta): ``ParsingDecoder``, a UNet path from dx4 up to input resolution
+with skips from dx3, dx2 and dx1; and the FeatEmbedder's pooled 512-d feature as the one-side
+triplet's embedding (so the meta-test triplet goes through the adapted classifier weights).
+
+``build_backbone("depthnet", width=...)`` is encoder + FeatEmbedder trunk, the same network without
 the auxiliary heads: the Baseline column ("same backbone + BCE").
 """
 
@@ -25,8 +32,9 @@ from torch import nn
 
 from vaultlab.nn.backbones import register_backbone
 
-_BLOCK = (128, 196, 128)  # RFMeta's DepthNet block widths
+_BLOCK = (128, 196, 128)  # RFMeta's Downconv widths
 _STEM = 64
+_EMBEDDER = (128, 256, 512)  # RFMeta's FeatEmbedder conv blocks
 
 
 def _ch(c: int, width: float) -> int:
@@ -34,49 +42,70 @@ def _ch(c: int, width: float) -> int:
 
 
 def conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    """RFMeta's conv3x3 (bias on, as in its code) + BatchNorm + ReLU."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class DepthNetEncoder(nn.Module):
-    """Images [B,3,H,W] → (skips, multi-scale map). skips = [stem H, block1 H/2, block2 H/4, block3 H/8]."""
+    """Images [B,3,H,W] → (skips [dx1 H, dx2 H/2, dx3 H/4, dx4 H/8], shared 3·C-channel map at H/8)."""
 
-    def __init__(self, width: float = 1.0, map_size: int = 32):
+    def __init__(self, width: float = 1.0, in_channels: int = 3):
         super().__init__()
         stem, (c1, c2, c3) = _ch(_STEM, width), (_ch(c, width) for c in _BLOCK)
-        self.stem = conv_bn_relu(3, stem)
+        self.inc = conv_bn_relu(in_channels, stem)
         blocks, cin = [], stem
         for _ in range(3):
-            blocks.append(nn.Sequential(conv_bn_relu(cin, c1), conv_bn_relu(c1, c2), conv_bn_relu(c2, c3), nn.MaxPool2d(3, 2, 1)))
+            blocks.append(nn.Sequential(conv_bn_relu(cin, c1), conv_bn_relu(c1, c2), conv_bn_relu(c2, c3), nn.MaxPool2d(2)))
             cin = c3
         self.blocks = nn.ModuleList(blocks)
-        self.map_size = map_size
         self.stem_channels, self.block_channels = stem, c3
         self.map_channels = 3 * c3
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        skips = [self.stem(x)]
+        skips = [self.inc(x)]
         for block in self.blocks:
             skips.append(block(skips[-1]))
-        size = (self.map_size, self.map_size)
-        multi = torch.cat([F.interpolate(s, size=size, mode="bilinear", align_corners=False) if s.shape[-1] != self.map_size else s
-                           for s in skips[1:]], dim=1)
+        dx2, dx3, dx4 = skips[1:]
+        size = dx4.shape[-2:]
+        multi = torch.cat([F.adaptive_avg_pool2d(dx2, size), F.adaptive_avg_pool2d(dx3, size), dx4], dim=1)
         return skips, multi
 
 
 class DepthHead(nn.Module):
-    """RFMeta's DepthEstmator: 3×3 convs 384→128→64→1 on the multi-scale map; sigmoid keeps it in [0, 1]."""
+    """RFMeta's DepthEstmator: 3×3 convs 384 → 128 → 64 → 1, each with BN + ReLU (no sigmoid)."""
 
     def __init__(self, cin: int, width: float = 1.0):
         super().__init__()
-        self.net = nn.Sequential(conv_bn_relu(cin, _ch(128, width)), conv_bn_relu(_ch(128, width), _ch(64, width)),
-                                 nn.Conv2d(_ch(64, width), 1, 3, padding=1))
+        c1, c2 = _ch(128, width), _ch(64, width)
+        self.net = nn.Sequential(conv_bn_relu(cin, c1), conv_bn_relu(c1, c2), conv_bn_relu(c2, 1))
 
     def forward(self, multi: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(multi))
+        return self.net(multi)
+
+
+class FeatEmbedder(nn.Module):
+    """RFMeta's classifier on dx4: conv blocks 128 (+pool 2), 256 (+pool 2), 512, global average, fc → 1 logit.
+
+    ``forward(dx4)`` gives the [B] logit; ``forward(dx4, with_features=True)`` also the pooled [B, 512]
+    feature. Called through ``torch.func.functional_call`` with adapted parameters, both come from θ'.
+    """
+
+    def __init__(self, cin: int, width: float = 1.0):
+        super().__init__()
+        c1, c2, c3 = (_ch(c, width) for c in _EMBEDDER)
+        self.features = nn.Sequential(conv_bn_relu(cin, c1), nn.MaxPool2d(2), conv_bn_relu(c1, c2), nn.MaxPool2d(2),
+                                      conv_bn_relu(c2, c3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(c3, 1)
+        self.out_features = c3
+
+    def forward(self, dx4: torch.Tensor, with_features: bool = False):
+        features = self.features(dx4)
+        logit = self.fc(features).squeeze(1)
+        return (logit, features) if with_features else logit
 
 
 class ParsingDecoder(nn.Module):
-    """UNet decoder: from block3 up to input resolution, concatenating the encoder skip at each scale."""
+    """UNet decoder: from dx4 up to input resolution, concatenating the encoder skip at each scale."""
 
     def __init__(self, stem: int, block: int, classes: int, width: float = 1.0):
         super().__init__()
@@ -90,20 +119,6 @@ class ParsingDecoder(nn.Module):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = conv(torch.cat([x, skip], dim=1))
         return self.out(x)
-
-
-class ClassifierTrunk(nn.Module):
-    """RFMeta's FeatEmbedder without its last layer: conv-BN-ReLU-pool ×2, global pool, FC → features."""
-
-    def __init__(self, cin: int, width: float = 1.0, fc_dim: int = 512):
-        super().__init__()
-        c1, c2 = _ch(128, width), _ch(256, width)
-        self.convs = nn.Sequential(conv_bn_relu(cin, c1), nn.MaxPool2d(2), conv_bn_relu(c1, c2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.fc = nn.Sequential(nn.Linear(c2, fc_dim), nn.ReLU(inplace=True))
-        self.out_features = fc_dim
-
-    def forward(self, multi: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.convs(multi))
 
 
 def init_weights(module: nn.Module, scheme: str = "xavier") -> nn.Module:
@@ -120,38 +135,38 @@ def init_weights(module: nn.Module, scheme: str = "xavier") -> nn.Module:
 
 
 class DepthNetMultiTask(nn.Module):
-    """Shared DepthNet encoder + depth head + UNet parsing decoder + live/spoof classifier."""
+    """Shared DepthNet encoder + depth head + UNet parsing decoder + FeatEmbedder classifier (on dx4)."""
 
-    def __init__(self, width: float = 1.0, depth_size: int = 32, parsing_classes: int = 7, fc_dim: int = 512, weight_init: str = "xavier"):
+    def __init__(self, width: float = 1.0, parsing_classes: int = 7, weight_init: str = "xavier"):
         super().__init__()
-        self.encoder = DepthNetEncoder(width, depth_size)
+        self.encoder = DepthNetEncoder(width)
         self.depth_head = DepthHead(self.encoder.map_channels, width)
         self.parsing_decoder = ParsingDecoder(self.encoder.stem_channels, self.encoder.block_channels, parsing_classes, width)
-        trunk = ClassifierTrunk(self.encoder.map_channels, width, fc_dim)
-        self.classifier = nn.Sequential(trunk, nn.Linear(trunk.out_features, 1))
+        self.classifier = FeatEmbedder(self.encoder.block_channels, width)
         init_weights(self, weight_init)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """All heads; ``features`` is the globally pooled multi-scale encoder map (the triplet's embedding)."""
+        """All heads; ``features`` is the classifier's pooled feature (the triplet's embedding)."""
         skips, multi = self.encoder(x)
-        return {"multi": multi, "features": multi.mean(dim=(2, 3)), "depth": self.depth_head(multi),
-                "parsing": self.parsing_decoder(skips), "logit": self.classifier(multi).squeeze(1)}
+        logit, features = self.classifier(skips[3], with_features=True)
+        return {"multi": multi, "dx4": skips[3], "features": features, "depth": self.depth_head(multi),
+                "parsing": self.parsing_decoder(skips), "logit": logit}
 
 
 class DepthNetFeatures(nn.Module):
-    """Encoder + classifier trunk as a plain backbone ([B,3,H,W] → [B,D]) for the BCE baseline."""
+    """Encoder + FeatEmbedder trunk as a plain backbone ([B,3,H,W] → [B,512·width]) for the BCE baseline."""
 
-    def __init__(self, width: float = 1.0, depth_size: int = 32, fc_dim: int = 512, weight_init: str = "xavier"):
+    def __init__(self, width: float = 1.0, weight_init: str = "xavier"):
         super().__init__()
-        self.encoder = DepthNetEncoder(width, depth_size)
-        self.trunk = ClassifierTrunk(self.encoder.map_channels, width, fc_dim)
-        self.out_features = fc_dim
+        self.encoder = DepthNetEncoder(width)
+        self.trunk = FeatEmbedder(self.encoder.block_channels, width).features
+        self.out_features = _ch(_EMBEDDER[-1], width)
         init_weights(self, weight_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trunk(self.encoder(x)[1])
+        return self.trunk(self.encoder(x)[0][3])
 
 
 @register_backbone("depthnet")
-def depthnet(width: float = 1.0, depth_size: int = 32, fc_dim: int = 512, weight_init: str = "xavier") -> nn.Module:
-    return DepthNetFeatures(width=float(width), depth_size=int(depth_size), fc_dim=int(fc_dim), weight_init=str(weight_init))
+def depthnet(width: float = 1.0, weight_init: str = "xavier") -> nn.Module:
+    return DepthNetFeatures(width=float(width), weight_init=str(weight_init))

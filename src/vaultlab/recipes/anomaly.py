@@ -8,10 +8,14 @@ estimate that needs no classifier trained on the features. DeepFAS [V]: ResNet-5
 Implemented:
 - ``method``: backbone → linear → L2-normalised embedding. Class-balanced batches; anomaly
   triplets (anchors and positives bona fide, negatives attacks, batch-hard by default).
-  ``L = L_MS(d_ap, d_an) + λ·L_TF(d_ap, d_an; σ, α)``. Score = few-shot posterior
+  ``L = L_MS(d_ap, d_an) + λ·L_TF(d_ap, d_an; σ, α)``; λ is small (chosen on dev, see the card) so
+  that L_TF regularises L_MS instead of dominating it — its exponential kernel reaches e^{2/σ} ≈ e^{6.7}
+  on hard triplets; every epoch logs ``tf_to_ms = λ·L_TF / L_MS``. Score = few-shot posterior
   ``P(bona fide | x) = Σ_g e^{−d(x,g)/τ} / (Σ_g e^{−d(x,g)/τ} + Σ_a e^{−d(x,a)/τ})`` over K bona fide
   and K attack reference embeddings drawn (seeded) from ``reference_source`` (dev by default); the
-  references are recorded in ``RecipeResult.extra``.
+  references are recorded in ``RecipeResult.extra``. When they come from dev, every frame of every
+  reference video leaves the dev split *for all arms* (``ctx.splits.dev`` is replaced before
+  training, and the runner scores that reduced split), so the threshold never sees a reference.
 - ``one-class``: the same embedding, score = 1 − ‖e(x) − c‖/2 with c the mean embedding of the
   training bona fide rows (the distance lies in [0, 2] since ‖e‖ = 1 and ‖c‖ ≤ 1).
 - ``baseline``: the same backbone + BCE on the same training split.
@@ -52,7 +56,10 @@ def anomaly_loss(emb: torch.Tensor, label: torch.Tensor, *, mining: str, sigma: 
     d_ap, d_an = anomaly_triplets(emb, label, mode=mining)
     ms = metric_softmax_loss(d_ap, d_an)
     tf = triplet_focal_loss(d_ap, d_an, sigma=sigma, margin=margin)
-    return {"loss": w_ms * ms + w_tf * tf, "metric_softmax": ms, "triplet_focal": tf, "d_ap": d_ap.mean(), "d_an": d_an.mean()}
+    # how large the regulariser is next to the main term (logged every epoch; the card's λ keeps it < 1)
+    tf_to_ms = (w_tf * tf / (w_ms * ms).clamp_min(1e-12)).detach()
+    return {"loss": w_ms * ms + w_tf * tf, "metric_softmax": ms, "triplet_focal": tf, "tf_to_ms": tf_to_ms,
+            "d_ap": d_ap.mean(), "d_an": d_an.mean()}
 
 
 def few_shot_posterior(emb: torch.Tensor, bona_refs: torch.Tensor, attack_refs: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -86,6 +93,11 @@ def draw_references(data: SampleSet, k: int, seed: int) -> dict[int, np.ndarray]
     return chosen
 
 
+def without_videos(data: SampleSet, videos: np.ndarray) -> SampleSet:
+    """``data`` minus every frame of ``videos`` (a reference's other frames are as close as itself)."""
+    return data.select(~np.isin(data.video, videos))
+
+
 @register_recipe
 class Anomaly(Recipe):
     name = "anomaly"
@@ -99,6 +111,17 @@ class Anomaly(Recipe):
         tau, k = float(ctx.get("posterior_temperature", 1.0)), int(ctx.get("reference_k", 5))
         if str(ctx.get("distance", "euclidean")) != "euclidean":
             raise RecipeError(f"distance must be 'euclidean' (between L2-normalised embeddings), not {ctx.get('distance')!r}")
+
+        # -- references first: they leave the threshold's data before anything is trained ----
+        source = str(ctx.get("reference_source", "dev"))
+        ref_data = {"dev": ctx.splits.dev, "train": ctx.splits.train}.get(source)
+        if ref_data is None:
+            raise RecipeError(f"reference_source must be 'dev' or 'train', not {source!r}")
+        refs = draw_references(ref_data, k, ctx.seed * 1_000 + 2)
+        ref_rows = ref_data.select(np.concatenate([refs[BONA_FIDE], refs[ATTACK]]))
+        dev_before = len(ctx.splits.dev)
+        if source == "dev":
+            ctx.splits.dev = without_videos(ctx.splits.dev, ref_rows.video)
 
         # -- train the embedding ------------------------------------------------------------
         seed_everything(ctx.seed * 1_000 + 1)
@@ -115,12 +138,7 @@ class Anomaly(Recipe):
 
         # -- score: few-shot posterior and one-class distance -------------------------------
         embed = lambda data: self._embed(ctx, net, data)  # noqa: E731
-        source = str(ctx.get("reference_source", "dev"))
-        ref_data = {"dev": ctx.splits.dev, "train": ctx.splits.train}.get(source)
-        if ref_data is None:
-            raise RecipeError(f"reference_source must be 'dev' or 'train', not {source!r}")
-        refs = draw_references(ref_data, k, ctx.seed * 1_000 + 2)
-        ref_emb = embed(ref_data.select(np.concatenate([refs[BONA_FIDE], refs[ATTACK]])))
+        ref_emb = embed(ref_rows)
         bona_refs, attack_refs = ref_emb[: len(refs[BONA_FIDE])], ref_emb[len(refs[BONA_FIDE]):]
 
         train_bona = np.flatnonzero(ctx.splits.train.label == BONA_FIDE)
@@ -143,13 +161,18 @@ class Anomaly(Recipe):
         notes = [f"Few-shot references: {k} bona fide + {k} attack frames from the {source} split (seed {ctx.seed}); "
                  "no classifier is trained on the embedding."]
         if source == "dev":
-            notes.append("The reference frames are dev rows themselves, so the dev threshold sees them at distance 0.")
+            notes.append(f"The reference videos left the dev split for every arm: the threshold is set on {len(ctx.splits.dev)} of "
+                         f"{dev_before} dev frames, none of them a reference.")
+        final = ctx.engine.stages["anomaly"].history[-1] if ctx.engine.stages["anomaly"].history else {}
+        if "tf_to_ms" in final:
+            notes.append(f"Loss balance in the last epoch: λ·L_TF / L_MS = {final['tf_to_ms']:.2f} (λ = {w_tf:g}, σ = {sigma:g}).")
         if backbone != ctx.components.get("backbone"):
             notes.append(f"Backbone {backbone} instead of the note's {ctx.components.get('backbone')} (profile {ctx.profile}).")
         extra = {"backbone": backbone, "reference_source": source, "reference_k": k,
                  "references": {name: {"rows": refs[cls].tolist(), "videos": ref_data.video[refs[cls]].tolist()}
                                 for name, cls in (("bona_fide", BONA_FIDE), ("attack", ATTACK))},
-                 "centre_rows": len(train_bona)}
+                 "centre_rows": len(train_bona), "dev_rows_removed": dev_before - len(ctx.splits.dev),
+                 "tf_to_ms_last_epoch": final.get("tf_to_ms")}
         return RecipeResult(arms=arms, notes=notes, extra=extra)
 
     @staticmethod

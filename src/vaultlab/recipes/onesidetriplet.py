@@ -6,18 +6,18 @@ meta-learning simulates domain shift; a one-side triplet loss improves generalis
 DepthNet+UNet; CE, triplet, depth and segmentation losses.
 
 Implemented (the RFMeta template, papers.md §2.3 [V for RFMeta's code, R/I for this paper]):
-- ``DepthNetMultiTask``: shared DepthNet encoder; depth head (MSE against pseudo-depth, zeros for
-  attacks); UNet parsing decoder (pixel CE; attacks get the assumption's target); classifier (BCE).
-- Each step is one episode over one class-balanced batch per source domain. The domains are
-  shuffled into meta-train and meta-test. For each meta-train domain the classifier (the
-  meta-learner) takes one functional inner SGD step on its BCE,
-  ``θ'_i = θ − α·∇_θ L_cls(D_i; θ)`` with ``create_graph=True`` (second order). Meta-test scores the
-  held-out domain(s) with every θ'_i.
-  ``L = Σ_i [w_c·L_cls(D_i; θ) + w_d·L_dep + w_p·L_parse] + w_t·L_os(meta-train domains)
-      + w_mt·(Σ_i w_c·L_cls(D_test; θ'_i) + w_d·L_dep + w_p·L_parse + w_t·L_os(all domains))``
+- ``DepthNetMultiTask`` (``nn/depthnet.py``): RFMeta's DepthNet encoder, depth estimator and
+  classifier (which reads dx4), plus a UNet parsing decoder (pixel CE; attacks get the assumption's
+  target). The one-side triplet acts on the classifier's pooled feature.
+- Each step is one episode (``meta_episode``) over one class-balanced batch per source domain: the
+  domains are shuffled into meta-train and meta-test; for each meta-train domain the classifier
+  (the meta-learner) takes one functional inner SGD step on its BCE,
+  ``θ'_i = θ − α·∇_θ L_cls(D_i; θ)`` with ``create_graph=True`` (second order), and meta-test
+  evaluates the held-out rows with every θ'_i:
+  ``L = Σ_i [w_c·L_cls(D_i; θ) + w_d·L_dep(D_i) + w_p·L_parse(D_i)] + w_t·L_os(meta-train rows; θ)
+      + w_mt·(Σ_i [w_c·L_cls(D_test; θ'_i) + w_t·L_os(D_test; θ'_i)] + w_d·L_dep(D_test) + w_p·L_parse(D_test))``
   with the weights w_c, w_d, w_p, w_t of ``components["losses"]`` (bce, depth_mse, segmentation_ce,
-  triplet).
-  and the engine takes one optimiser step on all modules.
+  triplet); the engine takes one optimiser step on all modules.
 - ``baseline``: the same encoder + classifier trunk (``depthnet`` backbone) with BCE alone, no meta
   episodes, on the same training split.
 Every unpinned choice is an assumption in ``methods/onesidetriplet.yaml``.
@@ -26,7 +26,7 @@ Every unpinned choice is an assumption in ``methods/onesidetriplet.yaml``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -80,15 +80,89 @@ class DomainEpisodes:
             yield {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def task_losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], mask: torch.Tensor,
-                spoof_parsing: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Depth MSE and parsing CE of the rows in ``mask`` (their targets made explicit for attacks)."""
-    live = batch["label"][mask].float()
-    depth_target = batch["depth"][mask] * live.view(-1, 1, 1, 1)  # zeros for attacks (AIM_FAS / RFMeta convention [V])
-    parsing_target = batch["parsing"][mask]
+def task_losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], spoof_parsing: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Depth MSE and parsing CE of one domain's rows (their targets made explicit for attacks)."""
+    live = batch["label"].float()
+    depth_target = batch["depth"] * live.view(-1, 1, 1, 1)  # zeros for attacks (AIM_FAS / RFMeta convention [V])
+    parsing_target = batch["parsing"]
     if spoof_parsing == "background":
         parsing_target = parsing_target * live.view(-1, 1, 1).long()
-    return depth_loss(out["depth"][mask].float(), depth_target), F.cross_entropy(out["parsing"][mask].float(), parsing_target)
+    return depth_loss(out["depth"].float(), depth_target), F.cross_entropy(out["parsing"].float(), parsing_target)
+
+
+@dataclass
+class EpisodeWeights:
+    """Loss weights and meta settings of one episode (the card's ``losses`` and profile keys)."""
+
+    cls: float = 1.0
+    depth: float = 10.0
+    parsing: float = 1.0
+    triplet: float = 1.0
+    meta_test: float = 1.0
+    step_size: float = 1e-3
+    second_order: bool = True
+    margin: float = 0.1
+    mining: str = "batch_hard"
+    spoof_parsing: str = "background"
+
+
+def meta_episode(model: DepthNetMultiTask, batch: dict[str, torch.Tensor], train_domains: list[int], test_domains: list[int],
+                 w: EpisodeWeights) -> dict[str, torch.Tensor]:
+    """One RFMeta episode (rshaojimmy/RFMetaFAS ``core/train.py`` [V]) with paper 2's parsing and triplet terms [I].
+
+    Every domain is forwarded through the encoder on its own (BatchNorm sees one domain at a time,
+    as in RFMeta). Meta-train, per domain D_i at θ: ``w_c·L_cls + w_d·L_dep + w_p·L_parse``, and the
+    classifier's inner step ``θ'_i = θ − α·∇_θ w_c·L_cls(D_i; θ)`` (second order with
+    ``create_graph``); plus ``w_t·L_os`` on the meta-train domains' classifier features at θ, pooled
+    (live faces of different domains pulled together). Meta-test, on the held-out rows only:
+    depth and parsing once, and for every θ'_i the BCE **and the one-side triplet of the features
+    computed with θ'_i**. Each row enters the loss once per role: meta-train rows never re-enter
+    the meta-test terms. ``L = meta_train + w_mt·meta_test``.
+    """
+    domain = batch["domain"]
+    theta = dict(model.classifier.named_parameters())
+    buffers = dict(model.classifier.named_buffers())
+
+    def part(d_ids: list[int]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        rows = torch.isin(domain, torch.tensor(d_ids, device=domain.device))
+        sub = {k: batch[k][rows] for k in ("image", "label", "domain", "depth", "parsing")}
+        skips, multi = model.encoder(sub["image"])
+        return sub, {"dx4": skips[3], "depth": model.depth_head(multi), "parsing": model.parsing_decoder(skips)}
+
+    def bce(logit: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return w.cls * F.binary_cross_entropy_with_logits(logit.float(), label.float())
+
+    def triplet(features: torch.Tensor, sub: dict[str, torch.Tensor]) -> torch.Tensor:
+        return one_side_triplet_loss(features.float(), sub["label"], sub["domain"], margin=w.margin, mining=w.mining)
+
+    zero = batch["image"].new_zeros(())
+    meta_train, cls_train, dep_train, adapted, train_feats, train_rows = zero, zero, zero, [], [], []
+    for d in train_domains:
+        sub, out = part([d])
+        logit, features = model.classifier(out["dx4"], with_features=True)
+        cls = bce(logit, sub["label"])
+        dep, par = task_losses(out, sub, w.spoof_parsing)
+        meta_train = meta_train + cls + w.depth * dep + w.parsing * par
+        cls_train, dep_train = cls_train + cls, dep_train + dep
+        # θ'_i; cloned BN buffers, so meta-test forwards do not move the running statistics (RFMeta clones them too)
+        adapted.append(inner_step(theta, cls, w.step_size, create_graph=w.second_order) | {k: b.clone() for k, b in buffers.items()})
+        train_feats.append(features)
+        train_rows.append(sub)
+    pooled = {k: torch.cat([r[k] for r in train_rows]) for k in ("label", "domain")}
+    trip_train = triplet(torch.cat(train_feats), pooled)
+    meta_train = meta_train + w.triplet * trip_train
+
+    sub, out = part(test_domains)
+    dep_test, par_test = task_losses(out, sub, w.spoof_parsing)
+    cls_test, trip_test = zero, zero
+    for theta_i in adapted:
+        logit, features = functional_call(model.classifier, theta_i, (out["dx4"],), {"with_features": True})
+        cls_test = cls_test + bce(logit, sub["label"])
+        trip_test = trip_test + triplet(features, sub)
+    meta_test = cls_test + w.depth * dep_test + w.parsing * par_test + w.triplet * trip_test
+    return {"loss": meta_train + w.meta_test * meta_test, "meta_train": meta_train, "meta_test": meta_test,
+            "cls_train": cls_train, "depth_train": dep_train, "cls_test": cls_test, "depth_test": dep_test, "parsing_test": par_test,
+            "triplet_train": trip_train, "triplet_test": trip_test}
 
 
 @register_recipe
@@ -97,21 +171,22 @@ class OneSideTriplet(Recipe):
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         epochs = int(ctx.require("epochs"))
-        net_options = {"width": float(ctx.get("backbone_width", 1.0)), "depth_size": int(ctx.get("depth_size", 32)),
-                       "fc_dim": int(ctx.get("backbone_fc_dim", 512)), "weight_init": str(ctx.get("weight_init", "xavier"))}
-        depth_size = net_options["depth_size"]
+        net_options = {"width": float(ctx.get("backbone_width", 1.0)), "weight_init": str(ctx.get("weight_init", "xavier"))}
         input_size = int(ctx.get("input_size") or ctx.splits.train.image_size)
+        if input_size % 8:
+            raise RecipeError(f"onesidetriplet needs an input size divisible by 8 (three 2× max-pools to the depth map), not {input_size}")
+        depth_size = input_size // 8  # dx4's size: RFMeta's 32×32 depth map at 256 px
         classes = len(ctx.splits.train.meta.get("parsing_classes") or range(int(ctx.get("parsing_classes", 7))))
         losses = ctx.components.get("losses") or {}
-        w_cls, w_depth = float(losses.get("bce", 1.0)), float(losses.get("depth_mse", 10.0))
-        w_parse, w_trip = float(losses.get("segmentation_ce", 1.0)), float(losses.get("triplet", 1.0))
-        w_meta_test = float(ctx.get("meta_test_weight", 1.0))
-        alpha, second_order = float(ctx.get("meta_step_size", 1e-3)), bool(ctx.get("second_order", True))
-        margin, mining = float(ctx.get("triplet_margin", 0.1)), str(ctx.get("mining", "batch_hard"))
-        spoof_parsing = str(ctx.get("spoof_parsing_target", "background"))
+        weights = EpisodeWeights(
+            cls=float(losses.get("bce", 1.0)), depth=float(losses.get("depth_mse", 10.0)), parsing=float(losses.get("segmentation_ce", 1.0)),
+            triplet=float(losses.get("triplet", 1.0)), meta_test=float(ctx.get("meta_test_weight", 1.0)),
+            step_size=float(ctx.get("meta_step_size", 1e-3)), second_order=bool(ctx.get("second_order", True)),
+            margin=float(ctx.get("triplet_margin", 0.1)), mining=str(ctx.get("mining", "batch_hard")),
+            spoof_parsing=str(ctx.get("spoof_parsing_target", "background")))
         live, spoof = int(ctx.get("live_per_domain", 8)), int(ctx.get("spoof_per_domain", 8))
         score_from = str(ctx.get("score_from", "cls"))
-        for key, value, allowed in (("spoof_parsing_target", spoof_parsing, ("background", "as_given")),
+        for key, value, allowed in (("spoof_parsing_target", weights.spoof_parsing, ("background", "as_given")),
                                     ("score_from", score_from, ("cls", "depth", "cls+depth")),
                                     ("spoof_depth_target", str(ctx.get("spoof_depth_target", "zeros")), ("zeros",)),
                                     ("triplet_anchor", str(ctx.get("triplet_anchor", "live")), ("live",))):
@@ -130,38 +205,8 @@ class OneSideTriplet(Recipe):
         n_test = n_domains - n_train
 
         def episode(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-            skips, multi = model.encoder(batch["image"])
-            out = {"depth": model.depth_head(multi), "parsing": model.parsing_decoder(skips)}
-            features = multi.mean(dim=(2, 3))
-            label, domain = batch["label"], batch["domain"]
             order = torch.randperm(n_domains).tolist()  # re-drawn every episode (engine seeds it per epoch)
-            test_domains, train_domains = order[:n_test], order[n_test:]
-            test_mask = torch.isin(domain, torch.tensor(test_domains, device=domain.device))
-            theta = dict(model.classifier.named_parameters())
-
-            def cls_loss(params, mask):
-                logit = functional_call(model.classifier, params, (multi[mask],)).squeeze(1)
-                return w_cls * F.binary_cross_entropy_with_logits(logit.float(), label[mask].float())
-
-            # meta-train: per domain, the task losses at θ and one inner step on the classifier
-            meta_train, adapted = 0.0, []
-            for d in train_domains:
-                mask = domain == d
-                cls = cls_loss(theta, mask)
-                dep, par = task_losses(out, batch, mask, spoof_parsing)
-                meta_train = meta_train + cls + w_depth * dep + w_parse * par
-                adapted.append(inner_step(theta, cls, alpha, create_graph=second_order))
-            trip_train = one_side_triplet_loss(features[~test_mask].float(), label[~test_mask], domain[~test_mask], margin=margin, mining=mining)
-            meta_train = meta_train + w_trip * trip_train
-
-            # meta-test: the held-out domain(s) through every adapted classifier θ'_i
-            cls_test = sum(cls_loss(theta_i, test_mask) for theta_i in adapted)
-            dep_test, par_test = task_losses(out, batch, test_mask, spoof_parsing)
-            trip_all = one_side_triplet_loss(features.float(), label, domain, margin=margin, mining=mining)
-            meta_test = cls_test + w_depth * dep_test + w_parse * par_test + w_trip * trip_all
-
-            return {"loss": meta_train + w_meta_test * meta_test, "meta_train": meta_train, "meta_test": meta_test,
-                    "cls_test": cls_test, "depth_test": dep_test, "parsing_test": par_test, "triplet": trip_all}
+            return meta_episode(model, batch, train_domains=order[:n_train], test_domains=order[n_train:], w=weights)
 
         ctx.engine.fit("onesidetriplet", {"model": model}, make_optimizer(model.parameters(), ctx.hp), episodes, episode, epochs,
                        seed=ctx.seed * 1_000 + 1)
@@ -173,7 +218,7 @@ class OneSideTriplet(Recipe):
             "baseline": self._baseline(ctx, net_options, batch_size=(live + spoof) * n_domains),
         }
         return RecipeResult(arms=arms, extra={"source_domains": episodes.domains, "meta_train_domains": n_train, "meta_test_domains": n_test,
-                                   "second_order": second_order, "score_from": score_from},
+                                   "second_order": weights.second_order, "score_from": score_from, "depth_size": depth_size},
                             notes=[f"Meta-learning: each step splits the {n_domains} source domains {', '.join(episodes.domains)} into "
                                    f"{n_train} meta-train + {n_test} meta-test."])
 
@@ -189,9 +234,9 @@ class OneSideTriplet(Recipe):
     @staticmethod
     def _score(ctx: RecipeContext, model: DepthNetMultiTask, data: SampleSet, score_from: str) -> np.ndarray:
         def score(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            _, multi = model.encoder(batch["image"])
-            p_cls = torch.sigmoid(model.classifier(multi).squeeze(1).float())
-            p_depth = model.depth_head(multi).float().mean(dim=(1, 2, 3))
+            skips, multi = model.encoder(batch["image"])
+            p_cls = torch.sigmoid(model.classifier(skips[3]).float())
+            p_depth = model.depth_head(multi).float().clamp(0, 1).mean(dim=(1, 2, 3))  # ReLU output: clipped to the targets' [0, 1]
             if score_from == "cls":
                 return p_cls
             if score_from == "depth":

@@ -302,7 +302,7 @@ def write_back(ws: Workspace, all_outcomes, console: Console) -> list[str]:
         for outcome in outcomes:
             rel = result_note_relpath(ws.output_folder, outcome.run.run_id)
             plots = write_plots(outcome, ws.root, ws.config.attachment_folder(rel))
-            body = render_result_body(outcome, paper_link, plots, ws.root)
+            body = render_result_body(outcome, paper_link, plots, ws.root, outcomes)
             props = result_properties(outcome, paper_link)
             if _write_generated_note(ws, rel, props, "result", body):
                 written.append(rel)
@@ -318,19 +318,10 @@ def write_back(ws: Workspace, all_outcomes, console: Console) -> list[str]:
 
 
 def result_rows(ws: Workspace, plan, outcomes, dataset: str) -> list[dict[str, str]]:
-    """Results-table rows for one protocol (all its folds and seeds): HTER and AUC of the method, beside the baseline."""
-    from vaultlab.metrics import aggregate_seeds, format_mean_std
+    """Results-table rows for one protocol: the method against every other arm (report.result_rows)."""
+    from vaultlab.report import result_rows as rows
 
-    rows = []
-    method = aggregate_seeds([o.metrics["method"]["dev-eer"] for o in outcomes])
-    baseline = aggregate_seeds([o.metrics["baseline"]["dev-eer"] for o in outcomes]) if "baseline" in outcomes[0].metrics else None
-    target = f"{ws.output_folder}/results/{outcomes[0].run.run_id}"
-    for key, name in (("hter", "HTER (%)"), ("auc", "AUC (%)")):
-        value = _mean_std_text(method[key], format_mean_std)
-        rows.append({"Dataset": dataset, "Metric": f"{name}, dev-EER, {plan.profile}",
-                     "Result": f"[[{target}|{value}]]",
-                     "Baseline": _mean_std_text(baseline[key], format_mean_std) if baseline else "—"})
-    return rows
+    return rows.result_rows(plan, outcomes, dataset, f"{ws.output_folder}/results")
 
 
 def _mean_std_text(agg, formatter) -> str:

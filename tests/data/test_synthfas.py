@@ -233,3 +233,25 @@ def test_contact_sheet_png(small, tmp_path):
     # from a config as well (generates a small set itself)
     out2 = write_contact_sheet(replace(SMALL, domains=("D0", "D2")), tmp_path / "cfg.png")
     assert Image.open(out2).size == contact_sheet_layout(2)
+
+
+def test_calibration_never_reads_a_test_subject(small):
+    """benchmarks/calibrate_synthfas.py selects SynthFAS's settings on dev subjects only (finding 8)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "calibrate_synthfas.py"
+    spec = importlib.util.spec_from_file_location("calibrate_synthfas", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    moved = sorted(set(small.subject[small.split == "test"].tolist()))[:3]  # SMALL has one dev subject; halving needs more
+    data = replace(small, split=np.where(np.isin(small.subject, moved), "dev", small.split))
+    view = module.dev_only(data)
+    test_subjects = set(data.subject[data.split == "test"].tolist())
+    dev_subjects = set(data.subject[data.split == "dev"].tolist())
+    for protocol in module.PROTOCOLS:
+        splits = make_splits(view, protocol)
+        for part in (splits.train, splits.dev, splits.test):
+            assert not set(part.subject.tolist()) & test_subjects, protocol
+        assert set(splits.test.subject.tolist()) <= dev_subjects
+        assert not set(splits.dev.subject.tolist()) & set(splits.test.subject.tolist())

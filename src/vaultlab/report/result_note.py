@@ -54,9 +54,8 @@ def result_properties(outcome: RunOutcome, paper_link: str) -> dict[str, Any]:
         "level": main["level"],
     }
     props.update({k: main[k] for k in METRIC_PROPERTIES})
-    if "baseline" in outcome.metrics:
-        base = outcome.metrics["baseline"][MAIN_POLICY]
-        props.update({f"baseline_{k}": base[k] for k in ("hter", "auc")})
+    for arm in arm_order(outcome.metrics)[1:]:  # every other arm (baseline, 003's teacher): none hidden
+        props.update({f"{arm}_{k}": outcome.metrics[arm][MAIN_POLICY][k] for k in ("hter", "auc")})
     status = (outcome.run.read_json("status.json") or {})
     props.update({"status": status.get("state", "done"), "duration_s": round(outcome.seconds, 1),
                   "device": status.get("device", ""), "run_id": outcome.run.run_id,

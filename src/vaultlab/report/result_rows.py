@@ -52,7 +52,8 @@ def summarise(outcomes: Sequence[RunOutcome]) -> Summary:
     Intervals need the same test videos in every run, so they are computed when every outcome is on
     one protocol (fold); across folds only mean ± std is given.
     """
-    key = tuple(sorted(o.run.run_id for o in outcomes))
+    # one computation per write-back (the paper note and each seed's result note); a retrained run has a new end time
+    key = tuple(sorted(f"{o.run.run_id}@{(o.run.read_json('status.json') or {}).get('ended', '')}" for o in outcomes))
     if key in _CACHE:
         return _CACHE[key]
     first = outcomes[0]

@@ -83,3 +83,12 @@ def test_plots_use_the_level_of_the_table(outcomes):
     assert len(video) * 2 == len(frame)
     assert 100 * roc_auc_score(video.label, video.score) == pytest.approx(table_auc, abs=0.005)
     assert 100 * roc_auc_score(frame.label, frame.score) != pytest.approx(table_auc, abs=0.005)
+
+
+def test_a_threshold_that_accepts_everything_is_called_out():
+    from vaultlab.report.result_note import threshold_warnings
+
+    ok = {"far": 10.0, "frr": 12.0}
+    accept_all = {"far": 100.0, "frr": 0.0}
+    warnings = threshold_warnings({"method": {"dev-eer": accept_all}, "teacher": {"dev-eer": ok}})
+    assert warnings == ["method: its threshold accepts every test presentation (HTER 50 by construction)"]

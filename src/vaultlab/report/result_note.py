@@ -111,6 +111,19 @@ def seed_table(outcome: RunOutcome, seed_outcomes: Sequence[RunOutcome] | None) 
     return {"arms": summary.arms, "rows": rows, "means": means, "comparisons": comparisons, "how": summary.note}
 
 
+def threshold_warnings(metrics: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Arms whose threshold accepts (or rejects) every test presentation: their HTER says the threshold
+    data does not transfer to the test data, not how well the scores separate (read AUC / EER)."""
+    out = []
+    for arm in arm_order(metrics):
+        m = metrics[arm][MAIN_POLICY]
+        if m["far"] >= 100.0 and m["frr"] <= 0.0:
+            out.append(f"{arm}: its threshold accepts every test presentation (HTER 50 by construction)")
+        elif m["far"] <= 0.0 and m["frr"] >= 100.0:
+            out.append(f"{arm}: its threshold rejects every test presentation (HTER 50 by construction)")
+    return out
+
+
 def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, str], vault_root: Path,
                        seed_outcomes: Sequence[RunOutcome] | None = None) -> str:
     """The note's body. ``seed_outcomes``: every seed of this run's plan (for the per-seed table)."""
@@ -145,6 +158,7 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
         arms=outcome.arms, pais=pais, pai_rows=pai_rows, n_bona_fide=main["n_bona_fide"], n_attack=main["n_attack"],
         threshold=f"{main['threshold']:.4f}", dev_eer=_fmt(main["threshold_split_eer"]), plots=plots, notes=outcome.notes,
         threshold_data=result.get("threshold_data", "the protocol's dev split"), hter_interval=interval,
+        threshold_warnings=threshold_warnings(outcome.metrics),
         seeds=seed_table(outcome, seed_outcomes), threads=environment.get("threads", "?"),
         thread_sensitivity=THREAD_SENSITIVITY.get(plan.recipe, THREAD_SENSITIVITY_UNMEASURED),
         assumptions=plan.assumptions, protocol=plan.protocol, protocol_description=result.get("splits_description", ""),

@@ -1,14 +1,24 @@
-"""Calibrate SynthFAS: is intra learnable, and are unseen domains / attacks clearly harder?
+"""Calibrate SynthFAS on its dev subjects only: is intra learnable, and are unseen domains / attacks
+clearly harder?
 
 Trains torchvision ``resnet18(weights=None, num_classes=1)`` with BCE on the bona fide label (Adam
-1e-3, 90 steps, batch 64, channels_last, fp32, no augmentation) for each protocol and prints test AUC
-and HTER. HTER uses the EER threshold of the protocol's dev split (drawn from the training domains /
-attacks), applied to the test split: APCER = attacks accepted, BPCER = bona fide rejected.
+1e-3, 90 steps, batch 64, channels_last, fp32, no augmentation) for each protocol and prints AUC and
+HTER on **dev subjects only** — the test subjects are never loaded into a protocol, so no setting is
+ever chosen on a test split. ``dev_only`` re-labels the dataset's split column: the dev subjects are
+halved (subject-disjoint) into a threshold half (the protocol's "dev") and a calibration half (the
+protocol's "test"); the test subjects are marked unused. HTER uses the EER threshold of the first half
+(training domains / attacks), applied to the second: APCER = attacks accepted, BPCER = bona fide rejected.
 
-    .venv/bin/python benchmarks/calibrate_synthfas.py [--seed 0] [--steps 90] [--subjects 120] [--art 2.0 ...]
+    .venv/bin/python benchmarks/calibrate_synthfas.py [--seed 0] [--steps 90] [--subjects 352] [--art 2.0 ...]
 
 Target shape (reference/synthfas-prototype.md §2): intra AUC ≈ 0.95+, LODO mean AUC ≈ 0.8 with
 HTER ≈ 0.3, unseen attack clearly harder than intra.
+
+**Provenance of the defaults (issue 9, finding 8).** The table below was measured before this script
+selected on dev: its numbers are on the *test* splits, and the defaults (dom 1.6, emphasis 1.8) were
+chosen from it. The generator (synthfas-6) now splits subjects 72/24/256; the last row re-measures the
+defaults on dev subjects only (below the table), and they stay only because that dev-only measurement
+shows the same shape.
 
 Measured on 2026-11-22 (this 2-core CPU, torch 2.14.1, 2 threads on an idle machine unless noted;
 default data: 120 subjects × 4 domains × 16 images = 7,680 images at 64 px, data seed 0, training
@@ -54,6 +64,18 @@ from vaultlab.data.sampleset import SampleSet  # noqa: E402
 from vaultlab.data.synthfas import SynthFASConfig, load_or_generate  # noqa: E402
 
 PROTOCOLS = ("intra", "lodo:D0", "lodo:D1", "lodo:D2", "lodo:D3", "unseen-attack:replay")
+
+
+def dev_only(data: SampleSet, seed: int = 0) -> SampleSet:
+    """The same rows with the split column re-labelled: half the dev subjects → "dev" (thresholds), the
+    other half → "test" (what calibration reads), every training subject stays "train", every test
+    subject becomes "unused" (no protocol selects it)."""
+    dev_subjects = np.array(sorted(set(data.subject[data.split == "dev"].tolist())))
+    rng = np.random.default_rng(seed)
+    threshold_half = set(rng.permutation(dev_subjects)[: len(dev_subjects) // 2].tolist())
+    in_half = np.isin(data.subject, list(threshold_half))
+    split = np.where(data.split == "train", "train", np.where(data.split == "dev", np.where(in_half, "dev", "test"), "unused"))
+    return replace(data, split=split.astype(data.split.dtype))
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -110,7 +132,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=90)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--subjects", type=int, default=120)
+    ap.add_argument("--subjects", type=int, default=SynthFASConfig().subjects)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--art", type=float)
     ap.add_argument("--hq", type=float)
@@ -131,8 +153,9 @@ def main() -> None:
           f"art {cfg.art} hq {cfg.hq} dom {cfg.dom} spread {cfg.spread} emphasis {cfg.emphasis}", flush=True)
 
     results = {}
+    calibration = dev_only(data, args.data_seed)
     for protocol in args.protocols.split(","):
-        splits = make_splits(data, protocol)
+        splits = make_splits(calibration, protocol)
         t1 = time.perf_counter()
         model = train(splits.train, args.steps, args.batch, args.seed)
         t_train = time.perf_counter() - t1
@@ -141,11 +164,12 @@ def main() -> None:
         dev = evaluate(splits.dev.label, dev_scores, thr)
         res = evaluate(splits.test.label, test_scores, thr)
         results[protocol] = res
-        print(f"{protocol:22s} test AUC {res['auc']:.3f}  HTER {res['hter']:.3f}  (APCER {res['apcer']:.2f} BPCER {res['bpcer']:.2f})  "
-              f"dev AUC {dev['auc']:.3f}  train {len(splits.train)} img, {t_train:.0f}s", flush=True)
+        print(f"{protocol:22s} calibration-half AUC {res['auc']:.3f}  HTER {res['hter']:.3f}  (APCER {res['apcer']:.2f} "
+              f"BPCER {res['bpcer']:.2f})  threshold-half AUC {dev['auc']:.3f}  train {len(splits.train)} img, {t_train:.0f}s",
+              flush=True)
     lodo = [r for p, r in results.items() if p.startswith("lodo:")]
     if lodo:
-        print(f"{'LODO mean':22s} test AUC {np.mean([r['auc'] for r in lodo]):.3f}  HTER {np.mean([r['hter'] for r in lodo]):.3f}")
+        print(f"{'LODO mean':22s} calibration-half AUC {np.mean([r['auc'] for r in lodo]):.3f}  HTER {np.mean([r['hter'] for r in lodo]):.3f}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
-"""End-to-end time of each seed note's default quick run: anomaly (000, 001), onesidetriplet (002),
-depthseg (004, both variants). Target: ≤ 180 s each on a 2-core CPU.
+"""Each seed note's default run, as a user gets it: every seed of the card, the method against every
+other arm with paired 95 % intervals, and the time it takes (target ≤ 300 s per note on a 2-core CPU).
 
-Each run goes through the real path — a fresh copy of ``example_vault``, ``workspace.plan_runs``
-(card + note + profile), ``runner.execute`` (SynthFAS, protocol, recipe, scores, metrics) — with
-the SynthFAS cache generated once beforehand (its time is printed separately).
+Notes: anomaly (000, 001), onesidetriplet (002), distillation (003: method vs baseline *and* vs the
+unadapted teacher), depthseg (004, both variants). Each goes through the real path — a fresh copy of
+``example_vault``, ``workspace.plan_runs`` (card + note + profile, the card's seeds),
+``runner.execute`` (SynthFAS once per process, protocol, recipe, scores, metrics) and
+``report.result_rows.summarise`` (the numbers and intervals the notes show). SynthFAS generation is
+timed separately, before the runs.
 
-    python benchmarks/recipes.py [--notes 000 002 004] [--profile quick] [--device cpu] [--threads N]
+``--thread-check`` instead retrains seed 0 of the first note at 1 and at 2 threads and prints how far
+its numbers move (the figure result notes quote as their thread sensitivity).
+
+    python benchmarks/recipes.py [--notes 000 003] [--seeds 0,1,2] [--profile quick] [--threads N] [--thread-check]
 """
 
 from __future__ import annotations
@@ -22,52 +28,86 @@ from rich.console import Console
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_NOTES = ("000", "001", "002", "004")
+DEFAULT_NOTES = ("000", "001", "002", "003", "004")
+TARGET_S = 300
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", nargs="+", default=list(DEFAULT_NOTES))
     parser.add_argument("--profile", default="quick")
+    parser.add_argument("--seeds", default=None, help="comma-separated; default: the card's seeds")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    parser.add_argument("--thread-check", action="store_true",
+                        help="only retrain seed 0 of the first note at 1 and at 2 threads and compare (skips the seed runs)")
     parser.add_argument("--vault", type=Path, default=REPO / "example_vault")
     args = parser.parse_args()
 
+    from vaultlab.report.result_rows import delta_text, mean_std_text, summarise
     from vaultlab.runner import execute, load_dataset
     from vaultlab.workspace import open_workspace, plan_runs
 
     console = Console(stderr=True)
-    rows = []
+    report: list[str] = []
     with tempfile.TemporaryDirectory(prefix="vaultlab-bench-") as tmp:
         root = Path(tmp) / "vault"
         shutil.copytree(args.vault, root)
         ws = open_workspace(root)
-        for query in args.notes:
-            plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=[], device=args.device,
+        for query in [] if args.thread_check else args.notes:
+            plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=[], device=args.device,
                               variants=None, dataset="synthfas", pretrained=None)
             for plan in plans:
                 if args.threads:
                     plan.hp["threads"] = args.threads  # read by runner.execute's Engine
                 t0 = time.perf_counter()
-                load_dataset(plan, root, console)  # generate (or hit) the SynthFAS cache outside the timed run
+                load_dataset(plan, root, console)  # generated once per process, outside the timed run
                 data_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                (outcome,) = execute(plan, root, force=True, console=console, quiet=True)
+                outcomes = execute(plan, root, force=True, console=console, quiet=True)
                 seconds = time.perf_counter() - t0
-                train_imgs = sum(e["img_per_s"] * e["seconds"] for h in outcome.history.values() for e in h)
-                train_s = sum(e["seconds"] for h in outcome.history.values() for e in h)
-                auc = {arm: m["dev-eer"]["auc"] for arm, m in outcome.metrics.items()}
-                rows.append((f"{query} {plan.recipe}{':' + plan.variant if plan.variant else ''}", plan.protocol, seconds, data_s,
-                             train_s, train_imgs / max(train_s, 1e-9), auc))
-                console.print(f"{rows[-1][0]}: {seconds:.1f} s")
+                summary = summarise(outcomes)
+                name = f"{query} {plan.recipe}{':' + plan.variant if plan.variant else ''} on {plan.protocol}"
+                flag = "" if seconds <= TARGET_S else "  OVER"
+                lines = [f"{name}: {len(outcomes)} seeds in {seconds:.0f} s ({seconds / len(outcomes):.0f} s per seed; "
+                         f"data {data_s:.1f} s before){flag}"]
+                for arm in summary.arms:
+                    agg = summary.aggregate[arm]
+                    lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
+                for arm, deltas in summary.comparisons.items():
+                    lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
+                report += lines
+                console.print("\n".join(lines))
+        if args.thread_check:
+            report += thread_check(ws, root, args, console)
 
-    print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'} (target ≤ 180 s per run)")
-    print(f"{'run':<34} {'protocol':<22} {'total s':>8} {'train s':>8} {'train img/s':>12} {'data s':>7}  test AUC per arm")
-    for name, protocol, seconds, data_s, train_s, ips, auc in rows:
-        aucs = ", ".join(f"{arm} {value:.3f}" for arm, value in sorted(auc.items()) if value is not None)
-        flag = "" if seconds <= 180 else "  OVER"
-        print(f"{name:<34} {protocol:<22} {seconds:8.1f} {train_s:8.1f} {ips:12.0f} {data_s:7.1f}  {aucs}{flag}")
+    print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'}, load average "
+          f"{os.getloadavg()[0]:.1f} (target ≤ {TARGET_S} s per note; test split, dev-EER threshold, %)")
+    print("\n".join(report))
+
+
+def thread_check(ws, root: Path, args, console: Console) -> list[str]:
+    """Seed 0 of the first note at 1 and at 2 threads: how far its numbers move."""
+    import numpy as np
+
+    from vaultlab.runner import execute
+    from vaultlab.workspace import plan_runs
+
+    runs = {}
+    for threads in (1, 2):
+        [plan, *_] = plan_runs(ws, args.notes[0], protocol=None, profile=args.profile, seeds="0", sets=[], device=args.device,
+                               variants=None, dataset="synthfas", pretrained=None)
+        plan.hp["threads"] = threads
+        [runs[threads]] = execute(plan, root, force=True, console=console, quiet=True)
+    one, two = runs[1], runs[2]
+    lines = [f"thread check, {args.notes[0]} seed 0, 1 vs 2 threads (|difference|):"]
+    for arm in sorted(one.metrics):
+        a, b = one.metrics[arm]["dev-eer"], two.metrics[arm]["dev-eer"]
+        s1 = np.array([float(r["score"]) for r in one.run.read_scores() if r["arm"] == arm])
+        s2 = np.array([float(r["score"]) for r in two.run.read_scores() if r["arm"] == arm])
+        lines.append(f"  {arm:<9} HTER {abs(a['hter'] - b['hter']):.2f} points, AUC {abs(a['auc'] - b['auc']):.2f} points, "
+                     f"max score {np.abs(s1 - s2).max():.2e}")
+    return lines
 
 
 if __name__ == "__main__":

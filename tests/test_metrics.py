@@ -263,3 +263,84 @@ def test_aggregate_real_metrics_and_refuses_mixed_policies():
         aggregate_seeds([honest, evaluate(table(**DEV), table(**TEST)).to_dict(percent=False)])
     with pytest.raises(MetricsError, match="no runs"):
         aggregate_seeds([])
+
+
+# -- bootstrap intervals and paired comparisons -------------------------------------------------
+
+from vaultlab.metrics import Interval, _weighted_auc, paired_comparison, run_interval  # noqa: E402
+
+
+def gaussian_run(shift: float, seed: int, n: int = 300, frames: int = 2):
+    """(dev, test) frame tables: bona fide ~ N(shift, 1), attacks ~ N(0, 1) per video, ``frames`` frames each."""
+    rng = np.random.default_rng(seed)
+
+    def split(name, offset):
+        label = np.repeat(np.r_[np.ones(n), np.zeros(n)].astype(int), frames)
+        video_mean = np.r_[rng.normal(shift, 1, n), rng.normal(0, 1, n)]
+        score = 1 / (1 + np.exp(-(np.repeat(video_mean, frames) + 0.3 * rng.normal(size=2 * n * frames))))
+        video = np.repeat([f"{name}{offset + i:05d}" for i in range(2 * n)], frames)
+        return ScoreTable(score, label, np.where(label == 1, "", "print-lq"), video, name=name)
+
+    return split("dev", 0), split("test", 0)
+
+
+def test_weighted_auc_is_the_auc_of_the_repeated_rows():
+    from sklearn.metrics import roc_auc_score
+
+    s_bf, s_at = np.array([0.9, 0.5, 0.5, 0.2]), np.array([0.5, 0.1, 0.6])  # ties between classes count ½
+    w_bf, w_at = np.array([[1, 1, 1, 1], [2, 0, 1, 3]]), np.array([[1, 1, 1], [0, 2, 1]])
+    got = _weighted_auc(s_bf, s_at, w_bf.astype(float), w_at.astype(float))
+    for row, (wb, wa) in enumerate(zip(w_bf, w_at)):
+        score = np.r_[np.repeat(s_bf, wb), np.repeat(s_at, wa)]
+        label = np.r_[np.ones(wb.sum()), np.zeros(wa.sum())]
+        assert got[row] == pytest.approx(100 * roc_auc_score(label, score))
+
+
+def test_paired_comparison_of_an_arm_with_itself_is_exactly_zero():
+    runs = [gaussian_run(1.0, s) for s in range(3)]
+    out = paired_comparison(runs, runs, n_boot=200)
+    for metric in ("hter", "auc"):
+        assert (out[metric].value, out[metric].low, out[metric].high) == (0.0, 0.0, 0.0)
+        assert out[metric].verdict == "no clear difference" and out[metric].n_seeds == 3
+
+
+def test_paired_comparison_finds_a_real_difference_and_its_direction():
+    good = [gaussian_run(2.5, s) for s in range(3)]
+    weak = [gaussian_run(0.8, 10 + s) for s in range(3)]
+    # the same test videos in every run: pairing needs that
+    weak = [(dev, ScoreTable(t.score, g[1].label, g[1].pai, g[1].video)) for (dev, t), g in zip(weak, good)]
+    out = paired_comparison(good, weak, n_boot=500)
+    assert out["hter"].high < 0 and out["hter"].verdict == "better"  # lower HTER is better
+    assert out["auc"].low > 0 and out["auc"].verdict == "better"  # higher AUC is better
+    assert out["hter"].low <= out["hter"].value <= out["hter"].high
+    back = paired_comparison(weak, good, n_boot=500)
+    assert back["hter"].verdict == "worse" and back["auc"].verdict == "worse"
+    assert back["hter"].value == pytest.approx(-out["hter"].value)
+
+
+def test_paired_comparison_refuses_runs_on_different_test_videos():
+    a, b = gaussian_run(1.0, 0), gaussian_run(1.0, 1)
+    moved = (b[0], ScoreTable(b[1].score, b[1].label, b[1].pai, np.char.add(b[1].video, "x")))
+    with pytest.raises(MetricsError, match="same test split"):
+        paired_comparison([a], [moved], n_boot=10)
+    with pytest.raises(MetricsError, match="pair them by seed"):
+        paired_comparison([a, a], [a], n_boot=10)
+
+
+def test_verdict_only_when_the_interval_excludes_zero():
+    def iv(metric, low, high):
+        return Interval(metric, (low + high) / 2, low, high, 0.95, 3, 10, 10, 100)
+
+    assert iv("hter", -3, -0.1).verdict == "better" and iv("hter", 0.1, 3).verdict == "worse"
+    assert iv("auc", 0.1, 3).verdict == "better" and iv("auc", -3, -0.1).verdict == "worse"
+    assert iv("hter", -3, 0.0).verdict == iv("auc", -0.5, 2).verdict == "no clear difference"
+
+
+def test_run_interval_width_follows_the_binomial_error():
+    dev, test = gaussian_run(1.0, 0, n=600)
+    hter = run_interval(dev, test, n_boot=1000)["hter"]
+    m = evaluate(dev, test, level="video")
+    assert hter.value == pytest.approx(100 * m.hter) and hter.n_bona_fide == hter.n_attack == 600
+    p_far, p_frr = m.far, m.frr  # HTER = (FAR + FRR)/2 over 600 + 600 independent videos
+    se = 100 * 0.5 * math.sqrt(p_far * (1 - p_far) / 600 + p_frr * (1 - p_frr) / 600)
+    assert hter.half_width() == pytest.approx(1.96 * se, rel=0.2)

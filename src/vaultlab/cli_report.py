@@ -175,15 +175,19 @@ def print_plan(plans, console: Console) -> None:
 
 def print_run_summary(all_outcomes, console: Console) -> None:
     from vaultlab.metrics import aggregate_seeds, format_mean_std
-    from vaultlab.writeback import mean_std_text
+    from vaultlab.report.result_rows import arm_order
+
+    def cell(agg) -> str:
+        mean, std, n = agg
+        return f"{mean:.2f}" if n == 1 else format_mean_std(mean, std, n)
 
     table = Table(title="test split, dev-EER threshold, % (mean ± std over seeds)", title_justify="left")
     for column in ("protocol", "arm", "HTER", "AUC", "ACER", "APCER", "BPCER"):
         table.add_column(column, no_wrap=True)
     for plan, outcomes in all_outcomes:
-        arms = sorted(outcomes[0].metrics, key=lambda a: (a != "method", a != "baseline", a))
+        arms = arm_order(outcomes[0].metrics)
         label = plan.protocol + (f" ({plan.variant})" if plan.variant else "")
         for arm in arms:
             agg = aggregate_seeds([o.metrics[arm]["dev-eer"] for o in outcomes])
-            table.add_row(escape(label), arm, *(mean_std_text(agg[k], format_mean_std) for k in ("hter", "auc", "acer", "apcer", "bpcer")))
+            table.add_row(escape(label), arm, *(cell(agg[k]) for k in ("hter", "auc", "acer", "apcer", "bpcer")))
     console.print(table)

@@ -383,6 +383,139 @@ def format_aggregate(aggregate: Mapping[str, tuple[float, float, int]], digits: 
     return {key: format_mean_std(*value, digits=digits) for key, value in aggregate.items()}
 
 
+# -- uncertainty: bootstrap over test videos (and seeds) ---------------------------------------
+
+VERDICTS = ("better", "no clear difference", "worse")
+LOWER_IS_BETTER = {"hter": True, "auc": False}
+RunScores = tuple[ScoreTable, ScoreTable]  # (dev, test) of one arm in one seed
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A statistic in percent with its bootstrap percentile interval."""
+
+    metric: str  # "hter" | "auc"
+    value: float  # point estimate on the full data (mean over seeds), percent
+    low: float
+    high: float
+    confidence: float
+    n_seeds: int
+    n_bona_fide: int  # test videos (or frames) per class that were resampled
+    n_attack: int
+    n_boot: int
+
+    @property
+    def verdict(self) -> str:
+        """For a difference method − reference: "better" / "worse" only when the interval excludes 0."""
+        lower_better = LOWER_IS_BETTER[self.metric]
+        if self.high < 0:
+            return "better" if lower_better else "worse"
+        if self.low > 0:
+            return "worse" if lower_better else "better"
+        return "no clear difference"
+
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2.0
+
+
+def paired_comparison(
+    method: Sequence[RunScores],
+    reference: Sequence[RunScores],
+    level: Level = "video",
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """Δ HTER and Δ AUC (method − reference, percent points) at each arm's dev-EER threshold, with a
+    paired bootstrap interval.
+
+    ``method[i]`` and ``reference[i]`` are the (dev, test) score tables of the same seed on the same
+    data. Each replicate draws seeds with replacement and, independently, test videos with
+    replacement within each class (bona fide / attack counts stay fixed); the *same* draw applies to
+    both arms, so what they share (hard videos, a lucky seed) cancels out of the difference. The
+    thresholds stay those of the full dev split (the test-set resampling is what is measured).
+    Point value = mean over seeds of the full-data difference; interval = bootstrap percentiles.
+    """
+    if len(method) != len(reference) or not method:
+        raise MetricsError(f"paired_comparison: {len(method)} method runs vs {len(reference)} reference runs; pair them by seed")
+    return _bootstrap({"method": method, "reference": reference}, level, n_boot, confidence, seed, paired=True)
+
+
+def run_interval(dev: ScoreTable, test: ScoreTable, level: Level = "video", n_boot: int = 2000, confidence: float = 0.95,
+                 seed: int = 0) -> dict[str, Interval]:
+    """HTER and AUC of one run with a bootstrap interval over its test videos (dev-EER threshold fixed)."""
+    return _bootstrap({"method": [(dev, test)]}, level, n_boot, confidence, seed, paired=False)
+
+
+def _bootstrap(arms: Mapping[str, Sequence[RunScores]], level: str, n_boot: int, confidence: float, seed: int,
+               paired: bool) -> dict[str, Interval]:
+    prepared = {arm: [_video_scores(dev, test, level) for dev, test in runs] for arm, runs in arms.items()}
+    first = next(iter(prepared.values()))[0]
+    label = first[1]
+    for runs in prepared.values():
+        for _, lab, vid, _ in runs:
+            if not (np.array_equal(lab, label) and np.array_equal(vid, first[2])):
+                raise MetricsError("paired bootstrap: runs differ in their test videos; compare arms and seeds on the same test split")
+    bona_fide, attack = np.flatnonzero(label == BONA_FIDE), np.flatnonzero(label == ATTACK)
+    rng = np.random.default_rng(seed)
+    n_seeds = len(next(iter(prepared.values())))
+    w_bf = rng.multinomial(len(bona_fide), np.full(len(bona_fide), 1.0 / len(bona_fide)), size=n_boot).astype(np.float64)
+    w_at = rng.multinomial(len(attack), np.full(len(attack), 1.0 / len(attack)), size=n_boot).astype(np.float64)
+    seed_pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+
+    def statistics(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Full-data (hter, auc) per seed and bootstrap [n_boot, seeds] arrays, in percent."""
+        full, boot_h, boot_a = [], [], []
+        for score, _, _, threshold in runs:
+            accepted = score >= threshold
+            boot_h.append(50.0 * (w_bf @ (~accepted[bona_fide]) / len(bona_fide) + w_at @ accepted[attack] / len(attack)))
+            boot_a.append(_weighted_auc(score[bona_fide], score[attack], w_bf, w_at))
+            auc = _weighted_auc(score[bona_fide], score[attack], np.ones((1, len(bona_fide))), np.ones((1, len(attack))))[0]
+            full.append((50.0 * ((~accepted[bona_fide]).mean() + accepted[attack].mean()), auc))
+        return np.array(full), np.stack(boot_h, 1), np.stack(boot_a, 1)
+
+    stats = {arm: statistics(runs) for arm, runs in prepared.items()}
+    full, boot_h, boot_a = stats["method"]
+    if paired:
+        ref_full, ref_h, ref_a = stats["reference"]
+        full, boot_h, boot_a = full - ref_full, boot_h - ref_h, boot_a - ref_a
+    rows = np.arange(n_boot)[:, None]
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    out = {}
+    for k, (metric, boot) in enumerate((("hter", boot_h), ("auc", boot_a))):
+        replicate = boot[rows, seed_pick].mean(axis=1)
+        low, high = np.percentile(replicate, [tail, 100.0 - tail])
+        out[metric] = Interval(metric, float(full[:, k].mean()), float(low), float(high), confidence, n_seeds,
+                               len(bona_fide), len(attack), n_boot)
+    return out
+
+
+def _weighted_auc(s_bf: np.ndarray, s_at: np.ndarray, w_bf: np.ndarray, w_at: np.ndarray) -> np.ndarray:
+    """AUC in percent for each row of the weights (resampling counts), in O(rows × videos).
+
+    Mann–Whitney with weights: Σ_i w_i [Σ_j w_j (1[s_i > s_j] + ½·1[s_i = s_j])] / (Σ w_i · Σ w_j), the
+    inner sum read off a cumulative sum of attack weights over the distinct score values.
+    """
+    from scipy.sparse import csr_matrix
+
+    values, group = np.unique(np.concatenate([s_bf, s_at]), return_inverse=True)
+    g_bf, g_at = group[: len(s_bf)], group[len(s_bf):]
+    onehot = csr_matrix((np.ones(len(s_at)), (np.arange(len(s_at)), g_at)), shape=(len(s_at), len(values)))
+    at_per_value = np.asarray((onehot.T @ w_at.T).T)  # [rows, values]
+    below = np.cumsum(at_per_value, axis=1) - at_per_value
+    wins = below[:, g_bf] + 0.5 * at_per_value[:, g_bf]  # [rows, bona fide]
+    return 100.0 * (w_bf * wins).sum(axis=1) / (w_bf.sum(axis=1) * w_at.sum(axis=1))
+
+
+def _video_scores(dev: ScoreTable, test: ScoreTable, level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(test score, test label, test video, dev-EER threshold) at ``level``."""
+    if level == "video":
+        dev, test = video_level(dev), video_level(test)
+    _require_both_classes(dev)
+    _require_both_classes(test)
+    return test.score, test.label, test.video, eer_threshold(dev.score, dev.label, "dev")[1]
+
+
 # -- validation -------------------------------------------------------------------------------
 
 

@@ -83,7 +83,20 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+_LOADED: dict[tuple[str, str], SampleSet] = {}  # (vault, dataset digest) → the data of this process's last run
+
+
 def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet:
+    """The run's data, generated (or read from the cache) once per process and shared by every seed,
+    fold and variant of it: seeds differ in what they train, never in the data they see."""
+    key = (str(Path(vault_root).resolve()), repr(synthfas_config(plan)) if plan.dataset == "synthfas" else plan.dataset)
+    if key not in _LOADED:
+        _LOADED.clear()  # hold one dataset in memory, not every one a long session has used
+        _LOADED[key] = _load_dataset(plan, vault_root, console)
+    return _LOADED[key]
+
+
+def _load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet:
     if plan.dataset == "synthfas":
         from vaultlab.data.synthfas import load_or_generate
 
@@ -189,7 +202,8 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         run.write_json("history.json", history)
         run.write_json("result.json", {"arms": {k: v.description for k, v in result.arms.items()}, "notes": notes,
                                        "extra": result.extra, "seconds": round(seconds, 1), "splits": splits.describe(),
-                                       "splits_description": splits.description})
+                                       "splits_description": splits.description, "threshold_data": splits.threshold_text(),
+                                       "threads": torch.get_num_threads()})
         run.set_status("done", seconds=round(seconds, 1))
         outcomes.append(RunOutcome(plan, seed, run, metrics, history, {k: v.description for k, v in result.arms.items()}, notes, seconds))
     return outcomes

@@ -100,8 +100,12 @@ def paper_link(note_relpath: str) -> str:
 def plan_result_notes(ws: Workspace, plan: VaultPlan) -> None:
     from vaultlab.report.result_note import plot_relpaths, render_result_body, result_note_relpath, result_properties
 
+    siblings: dict[tuple[str, str, str], list] = {}  # the seeds of one plan: each result note's per-seed table
+    for placed in plan.runs:
+        siblings.setdefault(_plan_key(placed), []).append(placed.outcome)
     for placed in plan.runs:
         outcome, link = placed.outcome, paper_link(placed.note.relpath)
+        seeds = sorted(siblings[_plan_key(placed)], key=lambda o: o.seed)
         rel = result_note_relpath(ws.config.output_folder.strip("/"), placed.record.run_id)
         attachments = ws.config.attachment_folder(rel)
         plots = plot_relpaths(placed.record.run_id, attachments)
@@ -111,12 +115,17 @@ def plan_result_notes(ws: Workspace, plan: VaultPlan) -> None:
         try:
             text = old.decode("utf-8") if old is not None else "---\n---\n"
             text = set_properties(text, result_properties(outcome, link), ws.config.types)
-            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT))
+            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT, seeds))
         except (ValueError, TypeError) as exc:  # a result note the user broke: say so, leave it alone
             plan.diagnostics.append(Diagnostic(rel, 0, "error", f"cannot update the result note: {exc}",
                                                "fix it, or delete it to let vaultlab write it again"))
             continue
         plan.changes.add(rel, text.encode("utf-8"), old)
+
+
+def _plan_key(placed: PlacedRun) -> tuple[str, str, str]:
+    """Runs of one plan: same note, same configuration (the spec without the seed), same protocol."""
+    return placed.note.relpath, placed.record.configuration, placed.record.protocol
 
 
 def plan_results_rows(ws: Workspace, plan: VaultPlan) -> None:
@@ -169,24 +178,10 @@ def plan_results_rows(ws: Workspace, plan: VaultPlan) -> None:
 
 
 def result_rows(ws: Workspace, plan, outcomes, dataset: str) -> list[dict[str, str]]:
-    """Results-table rows for one protocol (all its folds and seeds): HTER and AUC of the method, beside the baseline."""
-    from vaultlab.metrics import aggregate_seeds, format_mean_std
+    """Results-table rows for one protocol (all its folds and seeds): the method against every other arm."""
+    from vaultlab.report import result_rows as rows
 
-    rows = []
-    method = aggregate_seeds([o.metrics["method"]["dev-eer"] for o in outcomes])
-    baseline = aggregate_seeds([o.metrics["baseline"]["dev-eer"] for o in outcomes]) if "baseline" in outcomes[0].metrics else None
-    target = f"{ws.output_folder}/results/{outcomes[0].run.run_id}"
-    for key, name in (("hter", "HTER (%)"), ("auc", "AUC (%)")):
-        value = mean_std_text(method[key], format_mean_std)
-        rows.append({"Dataset": dataset, "Metric": f"{name}, dev-EER, {plan.profile}",
-                     "Result": f"[[{target}|{value}]]",
-                     "Baseline": mean_std_text(baseline[key], format_mean_std) if baseline else "—"})
-    return rows
-
-
-def mean_std_text(agg, formatter) -> str:
-    mean, std, n = agg
-    return f"{mean:.2f}" if n == 1 else formatter(mean, std, n)
+    return rows.result_rows(plan, outcomes, dataset, f"{ws.config.output_folder.strip('/')}/results")
 
 
 def notes_after(notes: list[Note], changes: ChangeSet) -> list[Note]:

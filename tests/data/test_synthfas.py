@@ -99,7 +99,7 @@ def test_subject_disjoint_splits(small):
     assert all(by_split.values())
     assert not (by_split["train"] & by_split["dev"]) and not (by_split["train"] & by_split["test"]) and not (by_split["dev"] & by_split["test"])
     assert sum(len(v) for v in by_split.values()) == SMALL.subjects
-    assert len(by_split["train"]) == round(0.6 * SMALL.subjects)
+    assert len(by_split["train"]) == round(SMALL.split[0] * SMALL.subjects)
 
 
 def test_every_domain_and_presentation_present(small):
@@ -186,6 +186,33 @@ def test_configurable_size_and_counts():
         SynthFASConfig(domains=("D9",))
 
 
+def test_default_test_split_is_large():
+    """72 / 24 / 256 subjects: 1,024 bona fide and 1,024 attack test videos in each single domain (lodo, adapt)."""
+    from vaultlab.data.synthfas import _split_of_subjects
+
+    cfg = SynthFASConfig()
+    split = _split_of_subjects(cfg)
+    assert {s: int((split == s).sum()) for s in ("train", "dev", "test")} == {"train": 72, "dev": 24, "test": 256}
+    assert 256 * cfg.bona_fide_videos == 256 * len(PAIS) * cfg.attack_videos == 1024
+
+
+def test_every_protocol_is_subject_disjoint(small):
+    """No identity in two of train / dev / test, across domains too (SynthFAS renders one subject in every domain)."""
+    for protocol in ("intra", "lodo:D2", "unseen-attack:replay", "adapt:D0->D1"):
+        splits = make_splits(small, protocol, {"k": 2})
+        train = set(splits.train.subject.tolist()) | {s for extra in splits.extra.values() for s in extra.subject.tolist()}
+        dev, test = set(splits.dev.subject.tolist()), set(splits.test.subject.tolist())
+        assert not (train & dev) and not (train & test) and not (dev & test), protocol
+
+
+def test_adapt_threshold_data_holds_no_target_labels(small):
+    """adapt's premise: k labelled target samples per class and nothing more; the threshold data is the source dev split."""
+    splits = make_splits(small, "adapt:D0->D1", {"k": 2})
+    assert set(splits.dev.domain.tolist()) == {"D0"} and set(splits.dev.split.tolist()) == {"dev"}
+    assert set(splits.test.domain.tolist()) == {"D1"}
+    assert "source-domain (D0) dev" in splits.threshold_text()
+
+
 def test_protocols_select_from_synthfas(small):
     lodo = make_splits(small, "lodo:D2")
     assert set(lodo.test.domain.tolist()) == {"D2"} and "D2" not in set(lodo.train.domain.tolist())
@@ -206,3 +233,25 @@ def test_contact_sheet_png(small, tmp_path):
     # from a config as well (generates a small set itself)
     out2 = write_contact_sheet(replace(SMALL, domains=("D0", "D2")), tmp_path / "cfg.png")
     assert Image.open(out2).size == contact_sheet_layout(2)
+
+
+def test_calibration_never_reads_a_test_subject(small):
+    """benchmarks/calibrate_synthfas.py selects SynthFAS's settings on dev subjects only (finding 8)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "calibrate_synthfas.py"
+    spec = importlib.util.spec_from_file_location("calibrate_synthfas", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    moved = sorted(set(small.subject[small.split == "test"].tolist()))[:3]  # SMALL has one dev subject; halving needs more
+    data = replace(small, split=np.where(np.isin(small.subject, moved), "dev", small.split))
+    view = module.dev_only(data)
+    test_subjects = set(data.subject[data.split == "test"].tolist())
+    dev_subjects = set(data.subject[data.split == "dev"].tolist())
+    for protocol in module.PROTOCOLS:
+        splits = make_splits(view, protocol)
+        for part in (splits.train, splits.dev, splits.test):
+            assert not set(part.subject.tolist()) & test_subjects, protocol
+        assert set(splits.test.subject.tolist()) <= dev_subjects
+        assert not set(splits.dev.subject.tolist()) & set(splits.test.subject.tolist())

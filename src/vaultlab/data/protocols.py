@@ -3,10 +3,15 @@
 Generic protocols work on any SampleSet with ``domain``/``pai``/``split`` columns:
 
 - ``intra``                      train/dev/test by the dataset's own subject-disjoint split, all domains.
-- ``lodo:<domain>``              train+dev on the other domains, test on every dev+test subject of <domain>.
+- ``lodo:<domain>``              train+dev on the other domains, test on the test subjects of <domain>.
 - ``unseen-attack:<pai>``        train+dev without PAI family <pai>, test on bona fide + <pai> only.
 - ``adapt:<source>-><target>``   source domain (train split) in ``extra["source"]``; train = k labelled
-                                 target samples per class (``k`` option), dev/test = target dev/test.
+                                 target samples per class (``k`` option); dev = the *source* dev split;
+                                 test = target test.
+
+Every protocol keeps the dataset's subject split: a subject is in train, dev or test, in every domain
+(SynthFAS renders one identity in all domains, so a split by domain alone would share identities).
+Thresholds come from ``dev``, which holds only data the protocol's premise allows (``threshold_data``).
 
 Dataset-specific protocols (OULU-NPU P1–P4, OCIM) register with ``register_protocol`` too; the
 registry (``vaultlab.registry``) finds them without importing their module first.
@@ -76,6 +81,7 @@ def intra(data: SampleSet, arg: str, options: dict) -> Splits:
         dev=data.select(data.split == "dev"),
         test=data.select(data.split == "test"),
         description="all domains; subject-disjoint train/dev/test",
+        threshold_data="dev subjects, all domains",
     )
 
 
@@ -87,8 +93,9 @@ def leave_one_domain_out(data: SampleSet, arg: str, options: dict) -> Splits:
         protocol=f"lodo:{arg}",
         train=data.select(seen & (data.split == "train")),
         dev=data.select(seen & (data.split == "dev")),
-        test=data.select(~seen & (data.split != "train")),
+        test=data.select(~seen & (data.split == "test")),
         description=f"train on {', '.join(d for d in data.domains() if d != arg)}; test on unseen domain {arg}",
+        threshold_data=f"dev subjects of the training domains {', '.join(d for d in data.domains() if d != arg)} (no {arg} data)",
     )
 
 
@@ -104,6 +111,7 @@ def unseen_attack(data: SampleSet, arg: str, options: dict) -> Splits:
         dev=data.select(~held_out & (data.split == "dev")),
         test=data.select((held_out | (data.label == BONA_FIDE)) & (data.split == "test")),
         description=f"train without {arg} attacks; test on bona fide + {arg}",
+        threshold_data=f"dev subjects, all domains, without {arg} attacks",
     )
 
 
@@ -128,12 +136,15 @@ def adapt(data: SampleSet, arg: str, options: dict) -> Splits:
         if len(videos) < k:
             raise ProtocolError(f"protocol adapt:{arg}: k={k} but the target has only {len(videos)} {'bona fide' if cls else 'attack'} training videos")
         chosen += [by_video[v][0] for v in videos[:k]]
-    target_dev = (data.domain == target) & (data.split == "dev")
+    # The premise is scarce labelled target data: the only target labels are the k samples, and a
+    # threshold fitted on the rows a model was trained on is meaningless (they are memorised). Labelled
+    # source data is plentiful, so the threshold comes from the source domain's dev subjects.
     return Splits(
         protocol=f"adapt:{arg}",
         train=data.select(np.array(sorted(chosen))),
-        dev=data.select(target_dev),
+        dev=data.select((data.domain == source) & (data.split == "dev")),
         test=data.select((data.domain == target) & (data.split == "test")),
         description=f"source {source} (all training subjects); target {target} with k={k} labelled samples per class",
         extra={"source": data.select((data.domain == source) & (data.split == "train"))},
+        threshold_data=f"source-domain ({source}) dev subjects: no target labels beyond the k training samples",
     )

@@ -96,7 +96,11 @@ class SampleSet:
 
 @dataclass
 class Splits:
-    """What a protocol hands a recipe. ``extra`` holds protocol-specific sets (e.g. ``source`` for adapt)."""
+    """What a protocol hands a recipe. ``extra`` holds protocol-specific sets (e.g. ``source`` for adapt).
+
+    ``dev`` is the data every threshold comes from; ``threshold_data`` says in words what it is, so
+    that each result note can name it (a protocol chooses it from data its premise allows).
+    """
 
     protocol: str
     train: SampleSet
@@ -104,11 +108,17 @@ class Splits:
     test: SampleSet
     description: str = ""
     extra: dict[str, SampleSet] = field(default_factory=dict)
+    threshold_data: str = "the protocol's dev split"
 
     def describe(self) -> str:
         parts = [f"train {self.train.summary()}", f"dev {self.dev.summary()}", f"test {self.test.summary()}"]
         parts += [f"{k} {v.summary()}" for k, v in self.extra.items()]
         return "; ".join(parts)
+
+    def threshold_text(self) -> str:
+        """'<what the dev split is> (<its size>)': the line a result note prints about its threshold."""
+        n = len(set(self.dev.subject.tolist()))
+        return f"{self.threshold_data} ({self.dev.summary()}; {n} subject{'' if n == 1 else 's'})"
 
 
 def _json_dumps(obj: Any) -> str:

@@ -84,12 +84,14 @@ def plot_det(curves: Curves, path: str | Path, title: str = "DET (test)") -> Pat
 
 @matplotlib.rc_context(_RC)
 def plot_score_histograms(
-    dev: Any | None, test: Any, threshold: float, path: str | Path, log_density: bool = False, bins: int = 30
+    dev: Any | None, test: Any, threshold: float, path: str | Path, log_density: bool = False, bins: int = 30,
+    level: str | None = None,
 ) -> Path:
     """Score densities of bona fide and of each PAI species, one panel per split, threshold as a line.
 
     ``dev`` / ``test``: a ``metrics.ScoreTable`` or a mapping with ``score``, ``label`` and optionally
-    ``pai`` arrays; ``dev`` may be None (one panel). Bins are shared by both panels.
+    ``pai`` arrays; ``dev`` may be None (one panel). Bins are shared by both panels. ``level``
+    ("frame" / "video"), when given, is named in the panel titles and counts.
     """
     splits = [(name, _columns(t)) for name, t in (("dev", dev), ("test", test)) if t is not None]
     all_scores = np.concatenate([cols[0] for _, cols in splits])
@@ -106,9 +108,10 @@ def plot_score_histograms(
                 continue
             filled = group == "bona fide"
             ax.hist(values, bins=edges, density=True, histtype="stepfilled" if filled else "step", color=colour,
-                    alpha=0.35 if filled else 1.0, lw=1.4, label=f"{group} (n={len(values)})", log=log_density)
+                    alpha=0.35 if filled else 1.0, lw=1.4, label=f"{group} (n={len(values)}{' ' + level + 's' if level else ''})",
+                    log=log_density)
         ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.3f}")
-        ax.set(xlabel="score (probability of bona fide)", title=name)
+        ax.set(xlabel="score (probability of bona fide)", title=f"{name} ({level} level)" if level else name)
         ax.legend(loc="best", framealpha=0.8)
     axes[0].set_ylabel("density (log)" if log_density else "density")
     return _save(fig, path)

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from vaultlab.report.result_rows import METRICS, arm_order, delta_text, mean_std_text, summarise
 from vaultlab.resources import templates_dir
 from vaultlab.runner import RunOutcome, score_table
 
 # Result-note properties: numbers in percent, so Bases can sort and average them.
 METRIC_PROPERTIES = ("hter", "auc", "acer", "apcer", "bpcer", "eer")
 MAIN_POLICY = "dev-eer"
+
+# How far one seed's numbers move between 1 and 2 CPU threads (float reductions change order). Measured
+# with ``benchmarks/recipes.py --thread-check``, not in each run (that would train every seed twice).
+THREAD_SENSITIVITY: dict[str, str] = {}
+THREAD_SENSITIVITY_UNMEASURED = "not measured for this recipe (run `benchmarks/recipes.py --thread-check`)"
 
 
 def result_note_relpath(output_folder: str, run_id: str) -> str:
@@ -48,9 +54,8 @@ def result_properties(outcome: RunOutcome, paper_link: str) -> dict[str, Any]:
         "level": main["level"],
     }
     props.update({k: main[k] for k in METRIC_PROPERTIES})
-    if "baseline" in outcome.metrics:
-        base = outcome.metrics["baseline"][MAIN_POLICY]
-        props.update({f"baseline_{k}": base[k] for k in ("hter", "auc")})
+    for arm in arm_order(outcome.metrics)[1:]:  # every other arm (baseline, 003's teacher): none hidden
+        props.update({f"{arm}_{k}": outcome.metrics[arm][MAIN_POLICY][k] for k in ("hter", "auc")})
     status = (outcome.run.read_json("status.json") or {})
     props.update({"status": status.get("state", "done"), "duration_s": round(outcome.seconds, 1),
                   "device": status.get("device", ""), "run_id": outcome.run.run_id,
@@ -59,21 +64,26 @@ def result_properties(outcome: RunOutcome, paper_link: str) -> dict[str, Any]:
 
 
 def write_plots(outcome: RunOutcome, vault_root: Path, attachment_folder: str) -> dict[str, str]:
-    """ROC, DET, score histograms and training curves as PNGs in the attachment folder."""
+    """ROC, DET, score histograms and training curves as PNGs in the attachment folder.
+
+    Curves and histograms use the scores at the level the metrics table reports (video by default),
+    and say so in their titles, so a legend's AUC / EER is the table's.
+    """
     from vaultlab.report import plots
 
     rows = outcome.run.read_scores()
     folder = vault_root / attachment_folder if attachment_folder else vault_root
     folder.mkdir(parents=True, exist_ok=True)
-    arms = sorted({r["arm"] for r in rows}, key=lambda a: (a != "method", a))
-
-    tests = {arm: score_table(rows, arm, "test") for arm in arms}
+    rid = outcome.run.run_id
+    level = outcome.metrics["method"][MAIN_POLICY]["level"]
+    tests = level_tables(rows, "test", level)
     curves = {arm: (t.score, t.label) for arm, t in tests.items()}
-    names = plot_names(outcome.run.run_id)
-    plots.plot_roc(curves, folder / names["roc"])
-    plots.plot_det(curves, folder / names["det"])
+    names = plot_names(rid)
+    plots.plot_roc(curves, folder / names["roc"], title=f"ROC (test, {level} level)")
+    plots.plot_det(curves, folder / names["det"], title=f"DET (test, {level} level)")
     threshold = outcome.metrics["method"][MAIN_POLICY]["threshold"]
-    plots.plot_score_histograms(score_table(rows, "method", "dev"), tests["method"], threshold, folder / names["hist"])
+    plots.plot_score_histograms(level_tables(rows, "dev", level)["method"], tests["method"], threshold, folder / names["hist"],
+                                level=level)
     plots.plot_training_curves(outcome.history, folder / names["curves"])
     return plot_relpaths(outcome.run.run_id, attachment_folder)
 
@@ -88,10 +98,49 @@ def plot_relpaths(run_id: str, attachment_folder: str) -> dict[str, str]:
     return {kind: prefix + name for kind, name in plot_names(run_id).items()}
 
 
-def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, str], vault_root: Path) -> str:
+def level_tables(rows: list[dict[str, str]], split: str, level: str) -> dict:
+    """{arm: ScoreTable} of one split at ``level`` ("video": mean frame score per video), method first."""
+    from vaultlab.metrics import video_level
+
+    arms = arm_order({r["arm"] for r in rows})
+    tables = {arm: score_table(rows, arm, split) for arm in arms}
+    return {arm: video_level(t) if level == "video" else t for arm, t in tables.items()}
+
+
+def seed_table(outcome: RunOutcome, seed_outcomes: Sequence[RunOutcome] | None) -> dict[str, Any]:
+    """The per-seed table of this run's plan (every seed, every arm), mean ± std and the paired Δs."""
+    summary = summarise(list(seed_outcomes) if seed_outcomes else [outcome])
+    rows = []
+    for i, seed in enumerate(summary.seeds):
+        run_id = summary.per_seed["method"][i]["run_id"]
+        link = f"[[{run_id}\\|seed {seed}]]" if run_id != outcome.run.run_id else f"**seed {seed}** (this note)"
+        rows.append({"seed": link, "values": [_fmt(summary.per_seed[arm][i][m]) for arm in summary.arms for m, _ in METRICS]})
+    means = [mean_std_text(summary.aggregate[arm][m]) for arm in summary.arms for m, _ in METRICS]
+    comparisons = [{"arm": arm, **{m: delta_text(iv) for m, iv in deltas.items()}} for arm, deltas in summary.comparisons.items()]
+    return {"arms": summary.arms, "rows": rows, "means": means, "comparisons": comparisons, "how": summary.note}
+
+
+def threshold_warnings(metrics: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Arms whose threshold accepts (or rejects) every test presentation: their HTER says the threshold
+    data does not transfer to the test data, not how well the scores separate (read AUC / EER)."""
+    out = []
+    for arm in arm_order(metrics):
+        m = metrics[arm][MAIN_POLICY]
+        if m["far"] >= 100.0 and m["frr"] <= 0.0:
+            out.append(f"{arm}: its threshold accepts every test presentation (HTER 50 by construction)")
+        elif m["far"] <= 0.0 and m["frr"] >= 100.0:
+            out.append(f"{arm}: its threshold rejects every test presentation (HTER 50 by construction)")
+    return out
+
+
+def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, str], vault_root: Path,
+                       seed_outcomes: Sequence[RunOutcome] | None = None) -> str:
+    """The note's body. ``seed_outcomes``: every seed of this run's plan (for the per-seed table)."""
+    from vaultlab.metrics import run_interval
+
     plan = outcome.plan
     metric_rows = []
-    for arm in sorted(outcome.metrics, key=lambda a: (a != "method", a != "baseline", a)):
+    for arm in arm_order(outcome.metrics):
         for policy in ("dev-eer", "test-eer"):
             m = outcome.metrics[arm][policy]
             label = "dev-EER" if policy == "dev-eer" else "oracle (test-EER)"
@@ -100,7 +149,10 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
     main = outcome.metrics["method"][MAIN_POLICY]
     pais = sorted(main["apcer_per_pai"])
     pai_rows = [{"arm": arm, "values": [_fmt(outcome.metrics[arm][MAIN_POLICY]["apcer_per_pai"].get(p, float("nan"))) for p in pais]}
-                for arm in sorted(outcome.metrics, key=lambda a: (a != "method", a))]
+                for arm in arm_order(outcome.metrics)]
+    rows = outcome.run.read_scores()
+    dev, test = (level_tables(rows, split, "frame")["method"] for split in ("dev", "test"))
+    interval = run_interval(dev, test, level=main["level"])["hter"]
     result = outcome.run.read_json("result.json", {})
     environment = outcome.run.read_json("environment.json", {}) or {}
     env_view = {k: environment[k] for k in ("device", "gpu", "torch", "python", "platform", "threads", "vaultlab", "vaultlab_commit", "vault_commit") if environment.get(k) is not None}
@@ -114,6 +166,10 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
         device=environment.get("device", "?"), seconds=outcome.seconds, level=main["level"], metric_rows=metric_rows,
         arms=outcome.arms, pais=pais, pai_rows=pai_rows, n_bona_fide=main["n_bona_fide"], n_attack=main["n_attack"],
         threshold=f"{main['threshold']:.4f}", dev_eer=_fmt(main["threshold_split_eer"]), plots=plots, notes=outcome.notes,
+        threshold_data=result.get("threshold_data", "the protocol's dev split"), hter_interval=interval,
+        threshold_warnings=threshold_warnings(outcome.metrics),
+        seeds=seed_table(outcome, seed_outcomes), threads=environment.get("threads", "?"),
+        thread_sensitivity=THREAD_SENSITIVITY.get(plan.recipe, THREAD_SENSITIVITY_UNMEASURED),
         assumptions=plan.assumptions, protocol=plan.protocol, protocol_description=result.get("splits_description", ""),
         splits=result.get("splits", ""), config_yaml=yaml.safe_dump(config, sort_keys=True, allow_unicode=True),
         environment=env_view, command=reproduce_command(outcome, vault_root), run_dir=f".vaultlab/runs/{outcome.run.run_id}")

@@ -15,10 +15,10 @@ Target shape (reference/synthfas-prototype.md §2): intra AUC ≈ 0.95+, LODO me
 HTER ≈ 0.3, unseen attack clearly harder than intra.
 
 **Provenance of the defaults (issue 9, finding 8).** The table below was measured before this script
-selected on dev: its numbers are on the *test* splits, and the defaults (dom 1.6, emphasis 1.8) were
-chosen from it. The generator (synthfas-6) now splits subjects 72/24/256; the last row re-measures the
-defaults on dev subjects only (below the table), and they stay only because that dev-only measurement
-shows the same shape.
+selected on dev: its numbers are on the *test* splits (synthfas-5, 120 subjects), and the defaults
+(dom 1.6, emphasis 1.8) were chosen from it. The generator (synthfas-6) now splits subjects
+72/24/256. The defaults have **not yet been re-measured with this dev-only script** (the machine was
+saturated on 2026-11-29): until they are, treat them as chosen on test, and re-select them here.
 
 Measured on 2026-11-22 (this 2-core CPU, torch 2.14.1, 2 threads on an idle machine unless noted;
 default data: 120 subjects × 4 domains × 16 images = 7,680 images at 64 px, data seed 0, training

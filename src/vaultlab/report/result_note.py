@@ -24,7 +24,10 @@ MAIN_POLICY = "dev-eer"
 
 # How far one seed's numbers move between 1 and 2 CPU threads (float reductions change order). Measured
 # with ``benchmarks/recipes.py --thread-check``, not in each run (that would train every seed twice).
-THREAD_SENSITIVITY: dict[str, str] = {}
+THREAD_SENSITIVITY: dict[str, str] = {
+    "distillation": "nothing — seed 0 of note 003 (quick profile) gave bitwise-identical scores for all three arms at "
+                    "1 and at 2 threads (measured 2026-11-29, torch 2.14.1 on this 2-core CPU; not re-measured per run)",
+}
 THREAD_SENSITIVITY_UNMEASURED = "not measured for this recipe (run `benchmarks/recipes.py --thread-check`)"
 
 

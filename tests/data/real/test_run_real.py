@@ -26,7 +26,7 @@ def test_depthseg_runs_on_prepared_oulu_protocol_1(prepared, tmp_path):
     (vault / ".vaultlab" / "config.yaml").write_text(TINY_DEPTHSEG)
 
     result = invoke("run", "004", "--vault", str(vault), "--dataset", "oulu-npu", "--protocol", "oulu:P1",
-                    "--variant", "pspnet", "--quiet")
+                    "--variant", "pspnet", "--quiet", "--seeds", "0")
     assert result.exit_code == 0, result.output
     note = (vault / "004_053d692f67b8931a.md").read_text(encoding="utf-8")
     rows = [line for line in note.splitlines() if "[[vaultlab/results/" in line]

@@ -54,5 +54,5 @@ def test_signalled_job_is_requeued_resumes_and_the_sweep_collects(slurm, worker_
     assert "preempted — checkpoint saved at" in logs and re.search(r"resumed (at epoch \d+, step \d+|after epoch \d+)", logs), logs[-3000:]
     note = (vault / "003_2b75969d89ee11c2.md").read_text(encoding="utf-8")
     rows = [line for line in note.splitlines() if "[[vaultlab/results/" in line]
-    assert len(rows) == 2 and all("(n=2)" in row for row in rows), rows
+    assert len(rows) == 4 and all("(n=2)" in row for row in rows), rows  # HTER, AUC × baseline, teacher
     assert len(list((vault / "vaultlab" / "results").glob("*.md"))) == 2

@@ -61,7 +61,7 @@ def test_kill_9_reads_stale_and_the_next_sweep_reruns_that_point_alone(tmp_path,
 
     note = (vault / "003_2b75969d89ee11c2.md").read_text(encoding="utf-8")
     rows = [line for line in note.splitlines() if "[[vaultlab/results/" in line]
-    assert len(rows) == 2 and all("±" in row and "(n=2)" in row for row in rows), rows
+    assert len(rows) == 4 and all("±" in row and "(n=2)" in row for row in rows), rows  # HTER, AUC × baseline, teacher
     for name, before in originals.items():  # nothing but vaultlab's keys and rows changed
         assert user_text((vault / name).read_text(encoding="utf-8")) == user_text(before), name
     assert json.loads((victim / "status.json").read_text())["state"] == "done"

@@ -30,7 +30,7 @@ def trained(tmp_path_factory) -> Path:
     (root / ".vaultlab").mkdir()
     (root / ".vaultlab" / "config.yaml").write_text(TINY)  # the CLI tests' tiny distillation
     before = digests(root)
-    result = invoke("run", "003_distillation", "--vault", str(root), "--quiet", "--no-write")
+    result = invoke("run", "003_distillation", "--vault", str(root), "--quiet", "--no-write", "--seeds", "0")
     assert result.exit_code == 0, result.output
     assert digests(root) == before, "a worker must not write notes"
     assert "vaultlab collect" in result.output

@@ -37,7 +37,7 @@ def test_weights_that_match_nothing_are_refused(tmp_path):
 
 
 # tiny settings: every registered backbone builds and runs on CPU in a few seconds
-_TINY = {"vit": {"depth": 1}, "alexnet": {"head": "slim", "width": 0.25, "fc_dim": 16}, "depthnet": {"width": 0.125, "depth_size": 8},
+_TINY = {"vit": {"depth": 1}, "alexnet": {"head": "slim", "width": 0.25, "fc_dim": 16}, "depthnet": {"width": 0.125},
          "cdcn": {"width": 0.125, "depth_size": 8}}
 
 

@@ -42,17 +42,12 @@ def encode(backbone: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     """(feature map [B,C,h,w], embedding [B,D]) in one pass, for any registered backbone."""
     if hasattr(backbone, "encode"):
         return backbone.encode(x)
-    if hasattr(backbone, "encoder") and hasattr(backbone, "trunk"):  # DepthNet: multi-scale map → classifier trunk
-        multi = backbone.encoder(x)[1]
-        return multi, backbone.trunk(multi)
     raise TypeError(f"{type(backbone).__name__} gives no feature map (only an embedding)")
 
 
 def map_channels(backbone: nn.Module) -> int:
     if hasattr(backbone, "map_channels"):
         return int(backbone.map_channels)
-    if hasattr(backbone, "encoder") and hasattr(backbone.encoder, "map_channels"):
-        return int(backbone.encoder.map_channels)
     raise TypeError(f"{type(backbone).__name__} gives no feature map (only an embedding)")
 
 

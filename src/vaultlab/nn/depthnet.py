@@ -162,9 +162,15 @@ class DepthNetFeatures(nn.Module):
         self.trunk = FeatEmbedder(self.encoder.block_channels, width).features
         self.out_features = _ch(_EMBEDDER[-1], width)
         init_weights(self, weight_init)
+        self.map_channels = self.encoder.map_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(self.encoder(x)[0][3])
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(multi-scale map that RFMeta's depth head reads, the classifier trunk's embedding of dx4) in one pass."""
+        skips, multi = self.encoder(x)
+        return multi, self.trunk(skips[3])
 
 
 @register_backbone("depthnet")

@@ -45,4 +45,4 @@ def test_data_is_generated_once_and_the_same_command_gives_identical_numbers(pla
     assert second.run.read_scores() == scores and second.metrics == first[1].metrics
     assert len(loads) == 1  # still the one dataset
     result = second.run.read_json("result.json")
-    assert result["threads"] >= 1 and "source-domain (D0) dev" in result["threshold_data"]
+    assert result["threads"] >= 1 and "labelled target (D1) videos per class from dev subjects" in result["threshold_data"]

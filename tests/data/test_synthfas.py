@@ -205,12 +205,17 @@ def test_every_protocol_is_subject_disjoint(small):
         assert not (train & dev) and not (train & test) and not (dev & test), protocol
 
 
-def test_adapt_threshold_data_holds_no_target_labels(small):
-    """adapt's premise: k labelled target samples per class and nothing more; the threshold data is the source dev split."""
+def test_adapt_threshold_data_is_k_held_out_target_videos_per_class(small):
+    """adapt's premise is scarce target labels: k per class to train, k more per class (dev subjects) for the
+    threshold, since a threshold on memorised training rows means nothing and the source's does not transfer."""
     splits = make_splits(small, "adapt:D0->D1", {"k": 2})
-    assert set(splits.dev.domain.tolist()) == {"D0"} and set(splits.dev.split.tolist()) == {"dev"}
+    assert set(splits.dev.domain.tolist()) == {"D1"} and set(splits.dev.split.tolist()) == {"dev"}
+    for label in (0, 1):
+        assert len(set(splits.dev.video[splits.dev.label == label].tolist())) == 2
+        assert len(splits.train.video[splits.train.label == label]) == 2
+    assert not set(splits.dev.subject.tolist()) & set(splits.train.subject.tolist())
     assert set(splits.test.domain.tolist()) == {"D1"}
-    assert "source-domain (D0) dev" in splits.threshold_text()
+    assert "k=2 labelled target (D1) videos per class from dev subjects" in splits.threshold_text()
 
 
 def test_protocols_select_from_synthfas(small):

@@ -6,8 +6,8 @@ Generic protocols work on any SampleSet with ``domain``/``pai``/``split`` column
 - ``lodo:<domain>``              train+dev on the other domains, test on the test subjects of <domain>.
 - ``unseen-attack:<pai>``        train+dev without PAI family <pai>, test on bona fide + <pai> only.
 - ``adapt:<source>-><target>``   source domain (train split) in ``extra["source"]``; train = k labelled
-                                 target samples per class (``k`` option); dev = the *source* dev split;
-                                 test = target test.
+                                 target samples per class (``k`` option); dev = k further labelled target
+                                 videos per class from dev subjects; test = target test.
 
 Every protocol keeps the dataset's subject split: a subject is in train, dev or test, in every domain
 (SynthFAS renders one identity in all domains, so a split by domain alone would share identities).
@@ -123,28 +123,41 @@ def adapt(data: SampleSet, arg: str, options: dict) -> Splits:
         raise ProtocolError(f"protocol adapt:{arg}: write adapt:<source>-><target> with two different domains of {', '.join(domains)}")
     k = int(options.get("k", 16))
     rng = np.random.default_rng(int(options.get("seed", 0)))
-    in_target_train = np.flatnonzero((data.domain == target) & (data.split == "train"))
+    target = str(target)
+    train_rows = _k_videos_per_class(data, (data.domain == target) & (data.split == "train"), k, rng, f"adapt:{arg}", "training",
+                                     first_frame_only=True)
+    # The premise is scarce labelled target data. A threshold fitted on the k rows a model trained on is
+    # meaningless (they are memorised), and one from the source domain does not transfer to an adapted
+    # model (it accepted every target video in our runs). So the threshold gets its own k labelled target
+    # videos per class, from dev subjects (disjoint from the training subjects): 2k target labels in all.
+    dev_rows = _k_videos_per_class(data, (data.domain == target) & (data.split == "dev"), k, rng, f"adapt:{arg}", "dev")
+    return Splits(
+        protocol=f"adapt:{arg}",
+        train=data.select(train_rows),
+        dev=data.select(dev_rows),
+        test=data.select((data.domain == target) & (data.split == "test")),
+        description=f"source {source} (all training subjects); target {target} with k={k} labelled samples per class",
+        extra={"source": data.select((data.domain == source) & (data.split == "train"))},
+        threshold_data=f"k={k} labelled target ({target}) videos per class from dev subjects, held out from training "
+                       "(2k target labels in all)",
+    )
+
+
+def _k_videos_per_class(data: SampleSet, pool: np.ndarray, k: int, rng: np.random.Generator, protocol: str, what: str, *,
+                        first_frame_only: bool = False) -> np.ndarray:
+    """Rows of ``k`` distinct videos per class drawn from ``pool`` (all their frames, or the first of each:
+    k labelled training *samples* from k videos, so no frames of one video leak across)."""
+    candidates = np.flatnonzero(pool)
     chosen: list[int] = []
     for cls in (BONA_FIDE, ATTACK):
-        # k labelled target *videos* per class would leak frames across; k frames from k distinct videos.
-        rows = in_target_train[data.label[in_target_train] == cls]
         by_video: dict[str, list[int]] = {}
-        for r in rows.tolist():
+        for r in candidates[data.label[candidates] == cls].tolist():
             by_video.setdefault(str(data.video[r]), []).append(r)
         videos = sorted(by_video)
         rng.shuffle(videos)
         if len(videos) < k:
-            raise ProtocolError(f"protocol adapt:{arg}: k={k} but the target has only {len(videos)} {'bona fide' if cls else 'attack'} training videos")
-        chosen += [by_video[v][0] for v in videos[:k]]
-    # The premise is scarce labelled target data: the only target labels are the k samples, and a
-    # threshold fitted on the rows a model was trained on is meaningless (they are memorised). Labelled
-    # source data is plentiful, so the threshold comes from the source domain's dev subjects.
-    return Splits(
-        protocol=f"adapt:{arg}",
-        train=data.select(np.array(sorted(chosen))),
-        dev=data.select((data.domain == source) & (data.split == "dev")),
-        test=data.select((data.domain == target) & (data.split == "test")),
-        description=f"source {source} (all training subjects); target {target} with k={k} labelled samples per class",
-        extra={"source": data.select((data.domain == source) & (data.split == "train"))},
-        threshold_data=f"source-domain ({source}) dev subjects: no target labels beyond the k training samples",
-    )
+            raise ProtocolError(f"protocol {protocol}: k={k} but the target has only {len(videos)} "
+                                f"{'bona fide' if cls == BONA_FIDE else 'attack'} {what} videos")
+        for v in videos[:k]:
+            chosen += by_video[v][:1] if first_frame_only else by_video[v]
+    return np.array(sorted(chosen))

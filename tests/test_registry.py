@@ -74,3 +74,29 @@ def test_declared_hyper_parameter_types_are_known():
     for name in registry.names("recipe"):
         declared = registry.recipe_hparams(name) or {}
         assert set(declared.values()) <= set(registry.HPARAM_TYPES), name
+
+
+def test_every_shipped_recipe_declares_its_hyper_parameters_and_every_card_key_is_read():
+    """A key no recipe reads (the old `mmd_layer`, `pair_form`) is refused at plan time, never silently recorded."""
+    from vaultlab.catalog.cards import load_catalog
+
+    catalog = load_catalog()
+    for card in catalog.cards.values():
+        declared = registry.recipe_hparams(card.recipe)
+        assert declared is not None, f"recipe {card.recipe} declares no hyper-parameters"
+        for profile, values in card.profiles.items():
+            assert set(values) <= set(declared), (card.id, profile, sorted(set(values) - set(declared)))
+
+
+def test_a_set_key_no_recipe_reads_is_a_usage_error(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from vaultlab.cli import app
+
+    vault = tmp_path / "vault"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "example_vault", vault)
+    result = CliRunner().invoke(app, ["run", "003", "--vault", str(vault), "--set", "mmd_layer=fc7", "--dry-run"])
+    assert result.exit_code == 2 and "unknown key 'mmd_layer'" in result.output
+    assert CliRunner().invoke(app, ["run", "003", "--vault", str(vault), "--set", "pair_margin=2", "--dry-run"]).exit_code == 0

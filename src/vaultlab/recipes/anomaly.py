@@ -101,6 +101,9 @@ def without_videos(data: SampleSet, videos: np.ndarray) -> SampleSet:
 @register_recipe
 class Anomaly(Recipe):
     name = "anomaly"
+    hparams = {"override_backbone": "str", "embedding_dim": "int", "distance": "str", "mining": "str", "tf_sigma": "float",
+               "tf_margin": "float", "posterior_temperature": "float", "reference_k": "int", "reference_source": "str",
+               "centre_max_rows": "int", "backbone_head": "str", "backbone_width": "float", "backbone_fc_dim": "int", "backbone_depth": "int"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         backbone = str(ctx.get("override_backbone") or ctx.components.get("backbone", "resnet50"))

@@ -79,6 +79,9 @@ def face_mask_from_training(data: SampleSet, size: int, share: float = 0.5) -> t
 @register_recipe
 class DepthSeg(Recipe):
     name = "depthseg"
+    hparams = {"encoder": "str", "depthseg_target": "str", "score_region": "str", "encoder_weights": "str",
+               "spoof_depth_target": "str", "depth_levels": "int", "depth_size": "int", "decoder_channels": "int",
+               "output_stride": "int", "atrous_rates": "list", "face_mask_share": "float"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         variant = str(ctx.components.get("variant") or ctx.components.get("backbone") or "")

@@ -62,6 +62,11 @@ def _student(ctx: RecipeContext, teacher: Classifier, backbone: str) -> Classifi
 @register_recipe
 class Distillation(Recipe):
     name = "distillation"
+    backbones = "any"  # the student and teacher are any registered backbone + a BCE head
+    hparams = {"teacher_epochs": "int", "teacher_steps_per_epoch": "int", "student_epochs": "int", "student_steps_per_epoch": "int",
+               "teacher_lr": "float", "student_lr": "float", "teacher_weight_decay": "float", "student_weight_decay": "float",
+               "teacher_optimizer": "str", "student_optimizer": "str", "student_init": "str", "mmd_bandwidths": "list",
+               "pair_margin": "float", "backbone_head": "str", "backbone_width": "float", "backbone_fc_dim": "int", "backbone_depth": "int"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         source = ctx.splits.extra.get("source")

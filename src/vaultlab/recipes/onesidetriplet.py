@@ -168,6 +168,10 @@ def meta_episode(model: DepthNetMultiTask, batch: dict[str, torch.Tensor], train
 @register_recipe
 class OneSideTriplet(Recipe):
     name = "onesidetriplet"
+    hparams = {"backbone_width": "float", "weight_init": "str", "parsing_classes": "int", "live_per_domain": "int",
+               "spoof_per_domain": "int", "meta_train_domains": "int", "meta_step_size": "float", "second_order": "bool",
+               "meta_test_weight": "float", "triplet_margin": "float", "mining": "str", "triplet_anchor": "str",
+               "spoof_depth_target": "str", "spoof_parsing_target": "str", "score_from": "str"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         epochs = int(ctx.require("epochs"))

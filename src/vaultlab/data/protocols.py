@@ -130,7 +130,8 @@ def adapt(data: SampleSet, arg: str, options: dict) -> Splits:
     # meaningless (they are memorised), and one from the source domain does not transfer to an adapted
     # model (it accepted every target video in our runs). So the threshold gets its own k labelled target
     # videos per class, from dev subjects (disjoint from the training subjects): 2k target labels in all.
-    dev_rows = _k_videos_per_class(data, (data.domain == target) & (data.split == "dev"), k, rng, f"adapt:{arg}", "dev")
+    dev_rows = _k_videos_per_class(data, (data.domain == target) & (data.split == "dev"), k, rng, f"adapt:{arg}", "dev",
+                                   at_most=True)
     return Splits(
         protocol=f"adapt:{arg}",
         train=data.select(train_rows),
@@ -138,15 +139,20 @@ def adapt(data: SampleSet, arg: str, options: dict) -> Splits:
         test=data.select((data.domain == target) & (data.split == "test")),
         description=f"source {source} (all training subjects); target {target} with k={k} labelled samples per class",
         extra={"source": data.select((data.domain == source) & (data.split == "train"))},
-        threshold_data=f"k={k} labelled target ({target}) videos per class from dev subjects, held out from training "
+        threshold_data=f"k={_videos_per_class(data, dev_rows)} labelled target ({target}) videos per class from dev subjects, held out from training "
                        "(2k target labels in all)",
     )
 
 
+def _videos_per_class(data: SampleSet, rows: np.ndarray) -> int:
+    return min(len(set(data.video[rows][data.label[rows] == cls].tolist())) for cls in (BONA_FIDE, ATTACK))
+
+
 def _k_videos_per_class(data: SampleSet, pool: np.ndarray, k: int, rng: np.random.Generator, protocol: str, what: str, *,
-                        first_frame_only: bool = False) -> np.ndarray:
+                        first_frame_only: bool = False, at_most: bool = False) -> np.ndarray:
     """Rows of ``k`` distinct videos per class drawn from ``pool`` (all their frames, or the first of each:
-    k labelled training *samples* from k videos, so no frames of one video leak across)."""
+    k labelled training *samples* from k videos, so no frames of one video leak across). ``at_most``:
+    a pool with fewer videos gives all it has (a small dev split), but never none."""
     candidates = np.flatnonzero(pool)
     chosen: list[int] = []
     for cls in (BONA_FIDE, ATTACK):
@@ -155,7 +161,7 @@ def _k_videos_per_class(data: SampleSet, pool: np.ndarray, k: int, rng: np.rando
             by_video.setdefault(str(data.video[r]), []).append(r)
         videos = sorted(by_video)
         rng.shuffle(videos)
-        if len(videos) < k:
+        if len(videos) < k and not (at_most and videos):
             raise ProtocolError(f"protocol {protocol}: k={k} but the target has only {len(videos)} "
                                 f"{'bona fide' if cls == BONA_FIDE else 'attack'} {what} videos")
         for v in videos[:k]:

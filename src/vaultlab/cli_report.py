@@ -174,20 +174,22 @@ def print_plan(plans, console: Console) -> None:
 
 
 def print_run_summary(all_outcomes, console: Console) -> None:
-    from vaultlab.metrics import aggregate_seeds, format_mean_std
+    """Test metrics per protocol and arm, mean ± std over seeds (n in the row), within 80 columns."""
+    from vaultlab.metrics import aggregate_seeds
     from vaultlab.report.result_rows import arm_order
 
     def cell(agg) -> str:
         mean, std, n = agg
-        return f"{mean:.2f}" if n == 1 else format_mean_std(mean, std, n)
+        return f"{mean:.1f}" if n == 1 else f"{mean:.1f}±{std:.1f}"
 
-    table = Table(title="test split, dev-EER threshold, % (mean ± std over seeds)", title_justify="left")
-    for column in ("protocol", "arm", "HTER", "AUC", "ACER", "APCER", "BPCER"):
-        table.add_column(column, no_wrap=True)
+    table = Table(title="test split, dev-EER threshold, % (mean±std over n seeds)", title_justify="left")
+    table.add_column("protocol · arm", overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    for column in ("HTER", "AUC", "ACER", "APCER", "BPCER"):
+        table.add_column(column, no_wrap=True, justify="right")
     for plan, outcomes in all_outcomes:
-        arms = arm_order(outcomes[0].metrics)
         label = plan.protocol + (f" ({plan.variant})" if plan.variant else "")
-        for arm in arms:
+        for arm in arm_order(outcomes[0].metrics):
             agg = aggregate_seeds([o.metrics[arm]["dev-eer"] for o in outcomes])
-            table.add_row(escape(label), arm, *(cell(agg[k]) for k in ("hter", "auc", "acer", "apcer", "bpcer")))
+            table.add_row(escape(f"{label} · {arm}"), str(agg["hter"][2]), *(cell(agg[k]) for k in ("hter", "auc", "acer", "apcer", "bpcer")))
     console.print(table)

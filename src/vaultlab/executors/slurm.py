@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,13 @@ class SlurmExecutor:
             point.run.note_queued_job(job.job_id)
 
     def active(self, point) -> bool:
-        return self.jobs.get(point.run_id) in self._queue()
+        if self.jobs.get(point.run_id) in self._queue():
+            return True
+        # A job the preemption signal requeued passes through states and moments in which squeue does not
+        # list it; its run says so ("requeued"), so wait for it a while before calling it over.
+        status = point.run.status()
+        return bool(status.get("state") == "interrupted" and status.get("requeued")
+                    and time.time() - _timestamp(status.get("updated")) < REQUEUE_GRACE_S)
 
     def poll(self) -> None:
         self._cache = None
@@ -147,14 +154,27 @@ class SlurmExecutor:
     def _queue(self) -> set[str]:
         if self._cache is None:
             ids = sorted({j.split("_")[0] for j in self.jobs.values()})
-            # every state a job can be in before it is over, requeues included
-            out = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-t", "PD,R,CG,CF,S,RQ,RH,RF,SI,SO,ST,RS", "-j", ",".join(ids)],
-                                 capture_output=True, text=True)
+            # every job Slurm still knows, in any state that is not over (requeues included)
+            out = subprocess.run(["squeue", "-h", "-r", "-t", "all", "-o", "%i %T", "-j", ",".join(ids)], capture_output=True, text=True)
             if out.returncode == 0:
-                self._cache = self._last = set(out.stdout.split())
+                rows = [line.split() for line in out.stdout.splitlines() if len(line.split()) == 2]
+                self._cache = self._last = {job for job, state in rows if state not in FINISHED_STATES}
             else:  # a busy controller times out now and then: a failed query says nothing, so keep the last answer
                 self._cache = self._last if self._last is not None else set(self.jobs.values())
         return self._cache
+
+
+FINISHED_STATES = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY", "DEADLINE"}
+REQUEUE_GRACE_S = 300.0
+
+
+def _timestamp(text: Any) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def preemption_signal(config: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ import yaml
 from rich.console import Console
 
 from vaultlab import runner
-from vaultlab.workspace import open_workspace, plan_runs
+from vaultlab.planning import plan_runs
+from vaultlab.workspace import open_workspace
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_vault"
 # A few seconds of CPU: 10 subjects at 32 px, two optimiser steps per stage.

@@ -46,7 +46,6 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
         sources["protocol"] = "cli"
     from vaultlab.data.protocols import ProtocolError, parse_protocol
 
-    _ensure_dataset_protocols(dataset)
     try:
         parse_protocol(proto)
     except ProtocolError as exc:
@@ -99,14 +98,6 @@ def _check_protocol_fits(config, protocol: str) -> None:
                          subject=np.array([s for _, s, _ in rows]), video=np.array([str(i) for i in range(n)]),
                          split=np.array([s for _, s, _ in rows]), meta={"name": "SynthFAS"})
     make_splits(skeleton, protocol, {"k": 1})
-
-
-def _ensure_dataset_protocols(dataset: str) -> None:
-    if dataset != "synthfas":
-        try:
-            import vaultlab.data.protocols_real  # noqa: F401  (registers oulu:/ocim: protocols)
-        except ImportError:
-            pass
 
 
 def _configured_pretrained(ws: Workspace, exp: Experiment) -> str | None:

@@ -78,7 +78,3 @@ def run_and_collect(ws: Workspace, plans, *, resume: bool, force: bool, console:
     code = collect(ws.root, console=console)
     console.print(f"{time.perf_counter() - t0:.1f} s")
     return code
-
-
-# Planning moved to ``vaultlab.planning``; callers that plan through the workspace keep working.
-from vaultlab.planning import PlanError, plan_runs  # noqa: E402,F401

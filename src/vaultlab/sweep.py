@@ -273,7 +273,12 @@ def run_distributed(ws, plans, nproc: int, console: Console, *, quiet: bool = Fa
     points = [Point(plan, seed, store.get(plan.run_id(seed)), ws.root) for plan in plans for seed in plan.seeds]
     todo = [p for p in points if p.run.state() != "done"]
     if todo:
-        run_points(todo, local_executor(1, nproc, plans[0].device, None), console, quiet=quiet)
+        try:
+            executor = local_executor(1, nproc, plans[0].device, None)
+        except ValueError as exc:  # more processes than GPUs: a usage error, said before anything starts
+            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            return 2
+        run_points(todo, executor, console, quiet=quiet)
     return finish(ws, points, todo, console, write=write)
 
 

@@ -65,3 +65,15 @@ def test_kill_9_reads_stale_and_the_next_sweep_reruns_that_point_alone(tmp_path,
     for name, before in originals.items():  # nothing but vaultlab's keys and rows changed
         assert user_text((vault / name).read_text(encoding="utf-8")) == user_text(before), name
     assert json.loads((victim / "status.json").read_text())["state"] == "done"
+
+
+def test_more_processes_than_gpus_is_a_one_line_usage_error(tmp_path, monkeypatch):
+    """`run --nproc 2` where one GPU shows: NCCL needs a GPU per rank, so refuse before training (exit 2)."""
+    from tests.cli.test_cli import invoke
+
+    vault = make_vault(tmp_path)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    result = invoke("run", "003", "--vault", str(vault), "--nproc", "2", "--device", "cuda", "--seeds", "0", "-q")
+    assert result.exit_code == 2
+    assert "--nproc 2 needs 2 GPUs" in result.output and "Traceback" not in result.output
+    assert not list((vault / ".vaultlab" / "runs").glob("*/scores.csv"))

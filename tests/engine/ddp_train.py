@@ -28,7 +28,7 @@ class Tiny(nn.Module):
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
-    group = init_from_env()
+    group = init_from_env("cpu")  # gloo, also where a GPU is visible
     torch.manual_seed(0)
     model = Tiny()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)

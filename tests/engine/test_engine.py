@@ -111,3 +111,32 @@ def test_a_preemption_mid_epoch_checkpoints_and_resumes_exactly(toy_set, tmp_pat
         assert torch.equal(a, b)
     assert record.history == [{**h, "seconds": r["seconds"], "img_per_s": r["img_per_s"]}
                               for h, r in zip(full_record.history, record.history)]
+
+
+def test_reading_losses_back_less_often_keeps_the_history_and_the_nan_guard(toy_set, tmp_path):
+    """On CUDA the engine reads the losses back every 50 steps, not every step (each read waits for
+    the GPU); every step's loss is still in the epoch mean, and a NaN still stops training."""
+    def history(every):
+        torch.manual_seed(0)
+        model = Tiny()
+        engine = Engine(EngineOptions(device="cpu", nan_check_every=every), quiet=True)
+        batches = engine.batches(toy_set, BatchSpec(batch_size=8), shuffle=True, seed=3)
+        assert len(batches) > 3
+        return engine.fit("toy", {"model": model}, torch.optim.SGD(model.parameters(), lr=0.1), batches,
+                          _step(model), 2, seed=3).history
+
+    each, sparse = history(1), history(3)
+    assert [h["loss"] for h in each] == pytest.approx([h["loss"] for h in sparse], rel=1e-12)
+
+    model = Tiny()
+    engine = Engine(EngineOptions(device="cpu", nan_check_every=3), quiet=True)
+    batches = engine.batches(toy_set, BatchSpec(batch_size=8), shuffle=True)
+    calls = []
+
+    def step(batch):
+        calls.append(1)
+        scale = float("nan") if len(calls) == 2 else 1.0
+        return {"loss": model(batch["image"]).sum() * scale}
+
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 1, steps 1–3"):
+        engine.fit("nan", {"model": model}, torch.optim.SGD(model.parameters(), lr=0.0), batches, step, 1)

@@ -2,6 +2,8 @@
 
 The whole set lives in memory as uint8; a batch is gathered by index, moved to the device, and only
 then converted to float and normalised (4× less traffic than shipping floats, which matters on GPU).
+On CUDA the uint8 set itself moves to the GPU once when it takes under a quarter of the free GPU
+memory, so a batch is gathered there and no step waits for a host-to-device copy.
 """
 
 from __future__ import annotations
@@ -51,11 +53,19 @@ class Batches:
             raise ValueError(f"{data.meta.get('name', 'dataset')} has no depth maps; this recipe needs them")
         if spec.parsing_size and self._parsing is None:
             raise ValueError(f"{data.meta.get('name', 'dataset')} has no parsing maps; this recipe needs them")
+        self._on_device = device.type == "cuda" and _fits_on(device, self._tensors())
+        if self._on_device:
+            self._images, self._label, self._domain_ids = (x.to(device) for x in (self._images, self._label, self._domain_ids))
+            self._depth = None if self._depth is None else self._depth.to(device)
+            self._parsing = None if self._parsing is None else self._parsing.to(device)
         n = len(data)
         bs = min(spec.batch_size, n)
         self.batch_size = bs
         natural = n // bs if self.drop_last else -(-n // bs)
         self.steps_per_epoch = steps_per_epoch or max(1, natural)
+
+    def _tensors(self) -> list[torch.Tensor]:
+        return [x for x in (self._images, self._label, self._domain_ids, self._depth, self._parsing) if x is not None]
 
     def __len__(self) -> int:
         return self.steps_per_epoch
@@ -95,8 +105,9 @@ class Batches:
             idx = shard(idx, self.group)
             flip = None if flip is None else shard(flip, self.group)
         t = torch.from_numpy(idx)
+        at = t.to(dev) if self._on_device else t  # index where the rows live
         # NHWC uint8 → NCHW float view (channels_last strides), normalised in place: (x/255 − mean)/std.
-        images = self._images[t].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
+        images = self._images[at].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
         images.mul_(self._scale.to(dev)).add_(self._shift.to(dev))
         if flip is not None:
             flip = flip.to(dev)
@@ -105,18 +116,24 @@ class Batches:
             images = F.interpolate(images, size=self.spec.image_size, mode="bilinear", align_corners=False, antialias=True)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        batch = {"image": images, "label": self._label[t].to(dev), "domain": self._domain_ids[t].to(dev), "index": t}
+        batch = {"image": images, "label": self._label[at].to(dev), "domain": self._domain_ids[at].to(dev), "index": t}
         if self.spec.depth_size:
-            depth = self._depth[t].to(dev).unsqueeze(1).float().div_(255)
+            depth = self._depth[at].to(dev).unsqueeze(1).float().div_(255)
             if flip is not None:
                 depth = torch.where(flip.view(-1, 1, 1, 1), depth.flip(-1), depth)
             batch["depth"] = F.interpolate(depth, size=self.spec.depth_size, mode="area")
         if self.spec.parsing_size:
-            parsing = self._parsing[t].to(dev).unsqueeze(1).float()
+            parsing = self._parsing[at].to(dev).unsqueeze(1).float()
             if flip is not None:
                 parsing = torch.where(flip.view(-1, 1, 1, 1), parsing.flip(-1), parsing)
             batch["parsing"] = F.interpolate(parsing, size=self.spec.parsing_size, mode="nearest").squeeze(1).long()
         return batch
+
+
+def _fits_on(device: torch.device, tensors: list[torch.Tensor]) -> bool:
+    """True when ``tensors`` take under a quarter of the GPU's free memory (the rest is the model's)."""
+    free, _total = torch.cuda.mem_get_info(device)
+    return sum(x.numel() * x.element_size() for x in tensors) < free // 4
 
 
 def _codes(values: np.ndarray) -> torch.Tensor:

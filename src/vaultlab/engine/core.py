@@ -97,6 +97,28 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+class _LossSums:
+    """Per-step losses summed where they live, read back (one device wait) only when asked.
+
+    Each sum is float64 in step order, so on CPU, read every step, it equals the Python float sum."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, torch.Tensor] = {}
+        self.steps = 0
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        for k, v in losses.items():
+            v = v.detach().reshape(()).double()
+            self.totals[k] = self.totals[k] + v if k in self.totals else v
+        self.steps += 1
+
+    def read(self) -> tuple[dict[str, float], int]:
+        keys = list(self.totals)
+        values = dict(zip(keys, torch.stack([self.totals[k] for k in keys]).tolist())) if keys else {}
+        steps, self.totals, self.steps = self.steps, {}, 0
+        return values, steps
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -110,7 +132,10 @@ class EngineOptions:
     channels_last: bool = True  # CUDA only by default; CPU gains are small and not worth a layout copy
     deterministic: bool = True
     threads: int | None = None
-    nan_check_every: int = 1  # steps between loss finiteness checks (each forces a device sync on GPU)
+    # steps between reading the losses back (finiteness check, progress line): each read waits for the
+    # device, so on CUDA it happens every 50 steps (the losses of every step are still summed, on the
+    # device); None = 1 on CPU, where reading costs nothing
+    nan_check_every: int | None = None
 
 
 @dataclass
@@ -178,6 +203,7 @@ class Engine:
         for m in modules.values():
             m.train()
         skip = partial["steps"] if partial else 0
+        check_every = self.options.nan_check_every or (50 if self.on_cuda else 1)
         total_steps = (epochs - start_epoch) * len(batches) - skip
         t_stage = time.perf_counter()
         with self._progress() as progress, _fitting():
@@ -191,6 +217,7 @@ class Engine:
                 if partial and epoch == start_epoch:  # mid-epoch resume: the stopped attempt's state at its last step
                     sums, seen = dict(partial["sums"]), int(partial["seen"])
                     _set_rng_state(partial["rng"])
+                pending = _LossSums()  # this epoch's losses since the last read-back, summed on the device
                 for i, batch in enumerate(batches.epoch(epoch)):
                     if epoch == start_epoch and i < skip:
                         continue  # trained before the preemption; iterating keeps the batch order (seeded by seed, epoch)
@@ -206,18 +233,20 @@ class Engine:
                         scheduler.step()
                     global_step += 1
                     seen += len(batch["label"]) * self.group.world
-                    if i % self.options.nan_check_every == 0 or i == len(batches) - 1:
-                        values = {k: float(v.detach()) for k, v in losses.items()}
+                    pending.add(losses)
+                    if (i + 1) % check_every == 0 or i == len(batches) - 1 or _STOP.is_set():
+                        values, steps = pending.read()
                         if self.group.active:
                             values = distributed.average_values(values, self.group)
-                        self._check_finite(stage, epoch, global_step, values)
+                        self._check_finite(stage, epoch, global_step, values, steps)
                         for k, v in values.items():
                             sums[k] = sums.get(k, 0.0) + v
-                        sums["_n"] = sums.get("_n", 0.0) + 1
-                    elapsed = time.perf_counter() - t0
-                    info = " ".join(f"{k} {v / sums['_n']:.3f}" for k, v in sums.items() if k != "_n")
-                    progress.update(task, advance=1, description=f"{stage} {epoch + 1}/{epochs}",
-                                    info=f"{info}  {seen / max(elapsed, 1e-9):,.0f} img/s")
+                        sums["_n"] = sums.get("_n", 0.0) + steps
+                        elapsed = time.perf_counter() - t0
+                        info = " ".join(f"{k} {v / sums['_n']:.3f}" for k, v in sums.items() if k != "_n")
+                        progress.update(task, description=f"{stage} {epoch + 1}/{epochs}",
+                                        info=f"{info}  {seen / max(elapsed, 1e-9):,.0f} img/s")
+                    progress.update(task, advance=1)
                     if _STOP.is_set() and i < len(batches) - 1:
                         self._preempt(stage, modules, optimizer, scheduler, epoch, record,
                                       {"steps": i + 1, "sums": sums, "seen": seen, "rng": _rng_state()})
@@ -257,10 +286,11 @@ class Engine:
         return scores
 
     # -- internals ---------------------------------------------------------------------------
-    def _check_finite(self, stage: str, epoch: int, step: int, values: dict[str, float]) -> None:
+    def _check_finite(self, stage: str, epoch: int, step: int, values: dict[str, float], steps: int = 1) -> None:
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
-            raise TrainingDiverged(f"{stage}: loss {', '.join(bad)} became {values[bad[0]]} at epoch {epoch + 1}, step {step}; "
+            where = f"step {step}" if steps == 1 else f"steps {step - steps + 1}–{step}"
+            raise TrainingDiverged(f"{stage}: loss {', '.join(bad)} became {values[bad[0]]} at epoch {epoch + 1}, {where}; "
                                    "lower the learning rate (--set lr=...) or check the data")
 
     def _checkpoint_path(self, stage: str) -> Path | None:

@@ -36,13 +36,14 @@ def current_group() -> Group:
     return Group()
 
 
-def init_from_env() -> Group:
+def init_from_env(device: str = "auto") -> Group:
     """Join the process group torchrun (or submitit's TorchDistributedEnvironment) described in the
-    environment: gloo on CPU, NCCL with one GPU per local rank on CUDA. One process: nothing to join."""
+    environment: NCCL with one GPU per local rank when the run's ``device`` is CUDA ("auto" on a
+    machine with a GPU), else gloo, also on a GPU machine asked for ``cpu``. One process: nothing to join."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1 or (dist.is_available() and dist.is_initialized()):
         return current_group()
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and (device == "auto" or device.startswith("cuda")):
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl")
     else:

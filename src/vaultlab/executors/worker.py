@@ -42,8 +42,8 @@ def run_job(path: Path) -> str:
 
     run = RunDir(Path(path).parent)
     try:
-        init_from_env()
         plan, seed, vault = read_job(path)
+        init_from_env(plan.device)
         execute(plan, vault, resume=True, console=Console(stderr=True), quiet=True)
     except Exception as exc:
         if run.state() in ("queued", "running", "stale"):  # it failed before the runner could say so

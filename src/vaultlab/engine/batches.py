@@ -43,8 +43,8 @@ class Batches:
         self.channels_last = channels_last
         self.drop_last = shuffle if drop_last is None else drop_last
         self._images = torch.from_numpy(np.ascontiguousarray(data.images))
-        self._scale = 1.0 / (255.0 * _STD)
-        self._shift = -_MEAN / _STD
+        self._scale = (1.0 / (255.0 * _STD)).to(device)
+        self._shift = (-_MEAN / _STD).to(device)
         self._label = torch.from_numpy(data.label.astype(np.int64))
         self._domain_ids = _codes(data.domain)
         self._depth = None if data.depth is None else torch.from_numpy(data.depth)
@@ -63,6 +63,13 @@ class Batches:
         self.batch_size = bs
         natural = n // bs if self.drop_last else -(-n // bs)
         self.steps_per_epoch = steps_per_epoch or max(1, natural)
+
+    def _to_device(self, small: torch.Tensor) -> torch.Tensor:
+        """A per-step host tensor (indices, flips) to the device without waiting for the GPU: a copy from
+        pageable memory first synchronises the stream; one from (cached) pinned memory does not."""
+        if self.device.type != "cuda":
+            return small.to(self.device)
+        return small.pin_memory().to(self.device, non_blocking=True)
 
     def _tensors(self) -> list[torch.Tensor]:
         return [x for x in (self._images, self._label, self._domain_ids, self._depth, self._parsing) if x is not None]
@@ -105,12 +112,12 @@ class Batches:
             idx = shard(idx, self.group)
             flip = None if flip is None else shard(flip, self.group)
         t = torch.from_numpy(idx)
-        at = t.to(dev) if self._on_device else t  # index where the rows live
+        at = self._to_device(t) if self._on_device else t  # index where the rows live
         # NHWC uint8 → NCHW float view (channels_last strides), normalised in place: (x/255 − mean)/std.
         images = self._images[at].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
-        images.mul_(self._scale.to(dev)).add_(self._shift.to(dev))
+        images.mul_(self._scale).add_(self._shift)
         if flip is not None:
-            flip = flip.to(dev)
+            flip = self._to_device(flip)
             images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
         if self.spec.image_size and self.spec.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.spec.image_size, mode="bilinear", align_corners=False, antialias=True)

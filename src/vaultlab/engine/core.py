@@ -19,6 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def _snapshot(obj):
+    """A copy of a (nested) state dict whose tensors are on the CPU and no longer change with training."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _snapshot(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_snapshot(v) for v in obj)
+    return obj
+
+
+def _write_atomic(state, path: Path) -> None:
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
 class _LossSums:
     """Per-step losses summed where they live, read back (one device wait) only when asked.
 
@@ -158,6 +176,8 @@ class Engine:
         self.group = distributed.current_group()
         self.quiet = quiet or self.group.rank > 0
         self.stages: dict[str, StageRecord] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
         if self.options.deterministic:
@@ -206,7 +226,7 @@ class Engine:
         check_every = self.options.nan_check_every or (50 if self.on_cuda else 1)
         total_steps = (epochs - start_epoch) * len(batches) - skip
         t_stage = time.perf_counter()
-        with self._progress() as progress, _fitting():
+        with self._progress() as progress, _fitting(), self._checkpoints_written():
             task = progress.add_task(stage, total=total_steps, info="")
             global_step = start_epoch * len(batches) + skip
             for epoch in range(start_epoch, epochs):
@@ -266,6 +286,7 @@ class Engine:
         _STOP.clear()
         if partial is not None:
             self._save_checkpoint(stage, modules, optimizer, scheduler, epochs_done, record, partial)
+        self._flush_checkpoint()  # on disk before the job is requeued
         where = f"epoch {epochs_done + 1}, step {partial['steps']}" if partial else f"the end of epoch {epochs_done}"
         self.console.print(f"[yellow]{stage}: preempted — checkpoint saved at {where}[/yellow]")
         raise Preempted(f"{stage} preempted at {where}")
@@ -297,16 +318,32 @@ class Engine:
         return None if self.checkpoint_dir is None else self.checkpoint_dir / f"{stage}.pt"
 
     def _save_checkpoint(self, stage, modules, optimizer, scheduler, epochs_done, record, partial=None) -> None:
+        """Snapshot the state to CPU now, write it in a background thread: the next epoch trains while a
+        large model's checkpoint (ResNet-50 with Adam: 280 MB, 0.5 s) goes to disk. One write at a time;
+        the stage waits for the last one before it returns, so a finished stage's file is complete."""
         path = self._checkpoint_path(stage)
         if path is None or self.group.rank > 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        state = {"epochs_done": epochs_done, "modules": {k: m.state_dict() for k, m in modules.items()},
-                 "optimizer": optimizer.state_dict(), "history": record.history,
-                 "scheduler": None if scheduler is None else scheduler.state_dict(), "partial": partial}
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        state = _snapshot({"epochs_done": epochs_done, "modules": {k: m.state_dict() for k, m in modules.items()},
+                           "optimizer": optimizer.state_dict(), "history": record.history,
+                           "scheduler": None if scheduler is None else scheduler.state_dict(), "partial": partial})
+        self._flush_checkpoint()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="vaultlab-checkpoint")
+        self._pending = self._writer.submit(_write_atomic, state, path)
+
+    def _flush_checkpoint(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()  # a failed write raises here
+
+    @contextmanager
+    def _checkpoints_written(self):
+        try:
+            yield
+        finally:
+            self._flush_checkpoint()
 
     def _maybe_resume(self, stage, modules, optimizer, scheduler, record) -> int:
         path = self._checkpoint_path(stage)

@@ -77,9 +77,16 @@ def contrastive_depth() -> Loss:
 
 
 @register_loss("segmentation_ce", heads=("parsing",), targets=("parsing",), choice="pixel CE to the face-parsing map; attacks labelled background")
-def segmentation_ce() -> Loss:
+def segmentation_ce(attacks: str = "background") -> Loss:
+    """Pixel CE to the face-parsing map. ``attacks="background"`` labels every pixel of an attack
+    background (a presentation is no face); ``"as_given"`` keeps the parsing map the attack shows."""
+    if attacks not in ("background", "as_given"):
+        raise ValueError(f"segmentation_ce: attacks must be 'background' or 'as_given', not {attacks!r}")
+
     def loss(outputs, batch):
-        target = batch["parsing"] * (batch["label"] == BONA_FIDE).view(-1, 1, 1)
+        target = batch["parsing"]
+        if attacks == "background":
+            target = target * (batch["label"] == BONA_FIDE).view(-1, 1, 1)
         return F.cross_entropy(outputs["parsing"].float(), target)
 
     return loss
@@ -119,8 +126,11 @@ def asymmetric_triplet(margin: float = 0.1) -> Loss:
 
 
 @register_loss("one_side_triplet", heads=("embedding",), choice="one-side triplet (bona fide anchors only), margin 0.1, all triplets, mean over positive")
-def one_side_triplet(margin: float = 0.1) -> Loss:
-    return lambda outputs, batch: one_side_triplet_loss(outputs["embedding"].float(), batch["label"], batch["domain"], margin=margin)
+def one_side_triplet(margin: float = 0.1, mining: str = "all") -> Loss:
+    """Chuang et al. 2023 (``nn/losses.one_side_triplet_loss``): bona fide anchors and positives of all
+    domains, attack negatives; ``mining`` "all" (every triplet, mean over the positive ones) or "batch_hard"."""
+    return lambda outputs, batch: one_side_triplet_loss(outputs["embedding"].float(), batch["label"], batch["domain"], margin=margin,
+                                                        mining=mining)
 
 
 @register_loss("supcon", heads=("embedding",), choice="pytorch-metric-learning SupConLoss, temperature 0.1, live/spoof classes")
@@ -140,18 +150,18 @@ def contrastive() -> Loss:
 
 
 @register_loss("metric_softmax", heads=("embedding",), choice="Pérez-Cabo 2019 metric-softmax on batch-hard anomaly triplets")
-def metric_softmax() -> Loss:
+def metric_softmax(mining: str = "batch_hard") -> Loss:
     def loss(outputs, batch):
-        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode="batch_hard")
+        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode=mining)
         return metric_softmax_loss(d_ap, d_an) if len(d_ap) else _zero(outputs["embedding"])
 
     return loss
 
 
 @register_loss("triplet_focal", heads=("embedding",), choice="Pérez-Cabo 2019 triplet focal, σ 0.3, margin 0.2, batch-hard anomaly triplets")
-def triplet_focal(sigma: float = 0.3, margin: float = 0.2) -> Loss:
+def triplet_focal(sigma: float = 0.3, margin: float = 0.2, mining: str = "batch_hard") -> Loss:
     def loss(outputs, batch):
-        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode="batch_hard")
+        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode=mining)
         return triplet_focal_loss(d_ap, d_an, sigma=sigma, margin=margin) if len(d_ap) else _zero(outputs["embedding"])
 
     return loss

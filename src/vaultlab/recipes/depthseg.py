@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vaultlab import registry
 from vaultlab.data.sampleset import BONA_FIDE, SampleSet
 from vaultlab.engine.core import seed_everything
-from vaultlab.nn.losses import depth_loss
 from vaultlab.nn.segmentation import SEGMENTATION_VARIANTS, build_segmentation_net, load_encoder_weights
 from vaultlab.recipes.base import (
     ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, init_network, make_optimizer, register_recipe,
@@ -114,12 +114,13 @@ class DepthSeg(Recipe):
             # the net predicts at input resolution; average its logits down to the depth map's size [I]
             return out if out.shape[-1] == map_size else F.adaptive_avg_pool2d(out, map_size)
 
+        depth_mse = registry.create("loss", "depth_mse")  # regression: MSE to pseudo-depth, zeros for attacks
+
         def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             out = predict_map(batch["image"])
             if target == "quantised":
                 return {"loss": F.cross_entropy(out, quantise_depth(batch["depth"], batch["label"], levels))}
-            live = (batch["label"] == BONA_FIDE).float().view(-1, 1, 1, 1)
-            return {"loss": depth_loss(torch.sigmoid(out), batch["depth"] * live)}
+            return {"loss": depth_mse({"depth": torch.sigmoid(out)}, batch)}
 
         ctx.engine.fit(f"depthseg-{variant}", {"model": net}, make_optimizer(net.parameters(), ctx.hp), batches, step,
                        int(ctx.require("epochs")), seed=ctx.seed * 1_000 + 1)

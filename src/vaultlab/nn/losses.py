@@ -1,7 +1,8 @@
 """Paper-specific losses, each one short function whose docstring carries its formula and source.
 
-The paper recipes call these directly; ``nn/objectives.py`` registers the uniform
-``loss(outputs, batch)`` form of each under its vocabulary id.
+``nn/objectives.py`` registers the uniform ``loss(outputs, batch)`` form of each under its vocabulary
+id, which is what the recipes train on; distillation calls ``mmd_loss`` and ``paired_similarity_loss``
+directly, between teacher features of source samples and student features of target samples.
 
 The formulas come from ``reference/papers.md`` and are tagged there [R] (recalled) or [I]
 (inferred): none is verified against the papers' PDFs. Mining lives in ``nn/miners.py``; reduction

@@ -9,9 +9,10 @@ decorator's literals tell the torch-free manifest what each loss needs: ``heads`
 ``vaultlab show`` as an assumption).
 
 A recipe weighs the losses with ``components["losses"]`` (see ``recipes.base.loss_weight`` for the
-one rule on missing weights). The paper-specific formulas live in ``nn/losses.py`` (kept callable as
-the paper recipes use them); metric-learning losses whose form pytorch-metric-learning ships come
-from it (TripletMarginLoss, SupConLoss, ContrastiveLoss, BatchHardMiner).
+one rule on missing weights); the paper recipes (anomaly, onesidetriplet, depthseg) and the shared
+BCE step train on these too. The formulas themselves live in ``nn/losses.py`` (distillation also calls
+its teacher/student MMD and pair forms directly); metric-learning losses whose form
+pytorch-metric-learning ships come from it (TripletMarginLoss, SupConLoss, ContrastiveLoss, BatchHardMiner).
 """
 
 from __future__ import annotations

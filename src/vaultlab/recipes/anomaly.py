@@ -6,9 +6,10 @@ triplet focal loss as regulariser of a "metric-softmax" loss; a few-shot a-poste
 estimate that needs no classifier trained on the features. DeepFAS [V]: ResNet-50, RGB.
 
 Implemented:
-- ``method``: backbone → linear (the registry's ``embedding`` head) → L2-normalised embedding. Class-balanced batches; anomaly
-  triplets (anchors and positives bona fide, negatives attacks, batch-hard by default).
-  ``L = L_MS(d_ap, d_an) + λ·L_TF(d_ap, d_an; σ, α)`` (the registered ``metric_softmax`` and ``triplet_focal``); λ is small (chosen on dev, see the card) so
+- ``method``: backbone → linear (the registry's ``embedding`` head) → L2-normalised embedding.
+  Class-balanced batches; anomaly triplets (anchors and positives bona fide, negatives attacks,
+  batch-hard by default). ``L = L_MS(d_ap, d_an) + λ·L_TF(d_ap, d_an; σ, α)``, the registered
+  ``metric_softmax`` and ``triplet_focal`` losses; λ is small (chosen on dev, see the card) so
   that L_TF regularises L_MS instead of dominating it — its exponential kernel reaches e^{2/σ} ≈ e^{6.7}
   on hard triplets; every epoch logs ``tf_to_ms = λ·L_TF / L_MS``. Score = few-shot posterior
   ``P(bona fide | x) = Σ_g e^{−d(x,g)/τ} / (Σ_g e^{−d(x,g)/τ} + Σ_a e^{−d(x,a)/τ})`` over K bona fide

@@ -37,10 +37,8 @@ from vaultlab.data.sampleset import SampleSet
 from vaultlab.engine.core import seed_everything
 from vaultlab.nn.depthnet import DepthNetMultiTask
 from vaultlab.nn.objectives import Loss
-from vaultlab.recipes.base import (
-    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, init_network, make_optimizer, register_recipe,
-    train_bce_classifier,
-)
+from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, init_network, make_optimizer, register_recipe
+from vaultlab.recipes.baseline import run_baseline_arm
 
 
 def inner_step(params: dict[str, torch.Tensor], loss: torch.Tensor, step_size: float, create_graph: bool = True) -> dict[str, torch.Tensor]:
@@ -208,21 +206,14 @@ class OneSideTriplet(Recipe):
         arms = {
             "method": ArmScores("method", f"DepthNet+UNet (width {net_options['width']:g}) with depth, parsing, BCE and one-side triplet, "
                                           f"meta episodes over {n_domains} source domains; score = {score_from}", dev, test),
-            "baseline": self._baseline(ctx, net_options, batch_size=(live + spoof) * n_domains),
+            # encoder + classifier trunk (no depth/parsing heads, no episodes) + BCE, on as many images per step
+            "baseline": run_baseline_arm(replace(ctx, hp=ctx.hp | {"batch_size": (live + spoof) * n_domains, "balanced": True}), "depthnet",
+                                         options=net_options, what="DepthNet encoder + classifier"),
         }
         return RecipeResult(arms=arms, extra={"source_domains": episodes.domains, "meta_train_domains": n_train, "meta_test_domains": n_test,
                                    "second_order": weights.second_order, "score_from": score_from, "depth_size": depth_size},
                             notes=[f"Meta-learning: each step splits the {n_domains} source domains {', '.join(episodes.domains)} into "
                                    f"{n_train} meta-train + {n_test} meta-test."])
-
-    @staticmethod
-    def _baseline(ctx: RecipeContext, net_options: dict, batch_size: int) -> ArmScores:
-        """Encoder + classifier trunk (no depth/parsing heads, no episodes) + BCE; same images per step."""
-        plain = replace(ctx, hp=ctx.hp | {"batch_size": batch_size, "balanced": True})
-        model, _ = train_bce_classifier(plain, "baseline", ctx.splits.train, "depthnet", epochs=int(ctx.require("epochs")),
-                                        seed_offset=7, backbone_options=net_options)
-        dev, test = dev_test_scores(plain, model)
-        return ArmScores("baseline", f"DepthNet encoder + classifier, BCE only, on {ctx.splits.protocol} training data", dev, test)
 
     @staticmethod
     def _score(ctx: RecipeContext, model: DepthNetMultiTask, data: SampleSet, score_from: str) -> np.ndarray:

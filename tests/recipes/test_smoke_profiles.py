@@ -63,7 +63,7 @@ def test_every_card_runs_its_smoke_profile_and_writes_rows(card_vault, card):
     runs = sorted((card_vault / ".vaultlab" / "runs").glob(f"{experiment}-*"))
     assert runs, "no run directory"
     for run in runs:  # one per variant
-        assert json.loads((run / "status.json").read_text())["status"] == "done"
+        assert json.loads((run / "status.json").read_text())["state"] == "done"
         scores = (run / "scores.csv").read_text().splitlines()
         assert len(scores) > 10, f"{run.name}: {len(scores)} score lines"
     note = next(card_vault.glob(f"{experiment.split('_')[0]}_*.md")).read_text(encoding="utf-8")

@@ -165,7 +165,8 @@ def paired_similarity_loss(
 
     y = 1 for same-label pairs (live–live, spoof–spoof), pulled together; y = 0 for live–spoof pairs,
     pushed beyond the margin m. Embeddings are used as given (normalise before if wanted). The pair
-    rule is the caller's (``miners.cross_domain_pairs`` forms all pairs); papers.md notes the paper
+    rule is the caller's (the registered ``paired_similarity`` takes every cross-domain pair of a batch;
+    distillation pairs each target sample with a source one); papers.md notes the paper
     may instead match teacher/student similarity structures.
     """
     if e_s.shape != e_t.shape or same_label.shape != e_s.shape[:1]:

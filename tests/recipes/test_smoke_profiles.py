@@ -75,10 +75,8 @@ def test_an_impossible_k_is_a_plan_time_usage_error(card_vault):
     naming the experiment, card, profile, key and where the value came from."""
     [card] = [c for c in CARDS if c.id == "distillation"]
     experiment = _experiment(card_vault, card)
-    result = invoke("run", experiment, "--vault", str(card_vault), "--profile", "smoke", "--set", "k=9", "--dry-run")
+    result = invoke("run", experiment, "--vault", str(card_vault), "--profile", "smoke", "--set", "k=1000", "--dry-run")
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
-    for part in (experiment, "card distillation", "profile 'smoke'", "k=9 from the cli", "only 8 bona fide training videos"):
+    for part in (experiment, "card distillation", "profile 'smoke'", "k=1000 from the cli", "bona fide training videos", "--set k="):
         assert part in message, message
-    fits = invoke("run", experiment, "--vault", str(card_vault), "--profile", "smoke", "--set", "k=8", "--dry-run")
-    assert fits.exit_code == 0, fits.stderr

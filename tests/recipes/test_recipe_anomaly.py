@@ -78,7 +78,6 @@ def test_anomaly_run_trains_and_scores(tiny_data):
 def test_anomaly_loss_logs_the_size_of_the_regulariser_next_to_the_main_term():
     """λ·L_TF / L_MS is what tells whether the triplet focal term regularises (< 1) or dominates (σ = 0.3 lets
     e^{d/σ} reach e^{6.7}); the recipe logs it every epoch and the card's λ was chosen with it."""
-    from vaultlab import registry
     from vaultlab.nn.losses import metric_softmax_loss, triplet_focal_loss
     from vaultlab.nn.miners import anomaly_triplets
     from vaultlab.recipes.anomaly import anomaly_loss
@@ -88,9 +87,8 @@ def test_anomaly_loss_logs_the_size_of_the_regulariser_next_to_the_main_term():
     d_ap, d_an = anomaly_triplets(emb, label, mode="batch_hard")
     ms, tf = float(metric_softmax_loss(d_ap, d_an)), float(triplet_focal_loss(d_ap, d_an, 0.3, 0.2))
     assert tf > 50 * ms  # random unit embeddings: the exponential kernel dwarfs the softmax term
-    losses = {name: registry.create("loss", name) for name in ("metric_softmax", "triplet_focal")}
     for lam in (1.0, 0.1):
-        out = anomaly_loss({"embedding": emb}, {"label": label}, losses, {"metric_softmax": 1.0, "triplet_focal": lam})
+        out = anomaly_loss(emb, label, mining="batch_hard", sigma=0.3, margin=0.2, w_ms=1.0, w_tf=lam)
         assert float(out["tf_to_ms"]) == pytest.approx(lam * tf / ms, rel=1e-5)
         assert float(out["loss"]) == pytest.approx(ms + lam * tf, rel=1e-5)
 

@@ -9,10 +9,12 @@ decorator's literals tell the torch-free manifest what each loss needs: ``heads`
 ``vaultlab show`` as an assumption).
 
 A recipe weighs the losses with ``components["losses"]`` (see ``recipes.base.loss_weight`` for the
-one rule on missing weights); the paper recipes (anomaly, onesidetriplet, depthseg) and the shared
-BCE step train on these too. The formulas themselves live in ``nn/losses.py`` (distillation also calls
+one rule on missing weights); onesidetriplet's episodes, depthseg's regression target and the
+shared BCE step train on these too (anomaly keeps one mining for its two triplet terms, see
+``recipes/anomaly.py``). The formulas themselves live in ``nn/losses.py`` (distillation also calls
 its teacher/student MMD and pair forms directly); metric-learning losses whose form
-pytorch-metric-learning ships come from it (TripletMarginLoss, SupConLoss, ContrastiveLoss, BatchHardMiner).
+pytorch-metric-learning ships come from it (TripletMarginLoss, SupConLoss, ContrastiveLoss,
+BatchHardMiner).
 """
 
 from __future__ import annotations
@@ -151,18 +153,18 @@ def contrastive() -> Loss:
 
 
 @register_loss("metric_softmax", heads=("embedding",), choice="Pérez-Cabo 2019 metric-softmax on batch-hard anomaly triplets")
-def metric_softmax(mining: str = "batch_hard") -> Loss:
+def metric_softmax() -> Loss:
     def loss(outputs, batch):
-        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode=mining)
+        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode="batch_hard")
         return metric_softmax_loss(d_ap, d_an) if len(d_ap) else _zero(outputs["embedding"])
 
     return loss
 
 
 @register_loss("triplet_focal", heads=("embedding",), choice="Pérez-Cabo 2019 triplet focal, σ 0.3, margin 0.2, batch-hard anomaly triplets")
-def triplet_focal(sigma: float = 0.3, margin: float = 0.2, mining: str = "batch_hard") -> Loss:
+def triplet_focal(sigma: float = 0.3, margin: float = 0.2) -> Loss:
     def loss(outputs, batch):
-        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode=mining)
+        d_ap, d_an = anomaly_triplets(outputs["embedding"].float(), batch["label"], mode="batch_hard")
         return triplet_focal_loss(d_ap, d_an, sigma=sigma, margin=margin) if len(d_ap) else _zero(outputs["embedding"])
 
     return loss

@@ -100,3 +100,73 @@ def test_a_set_key_no_recipe_reads_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["run", "003", "--vault", str(vault), "--set", "mmd_layer=fc7", "--dry-run"])
     assert result.exit_code == 2 and "unknown key 'mmd_layer'" in result.output
     assert CliRunner().invoke(app, ["run", "003", "--vault", str(vault), "--set", "pair_margin=2", "--dry-run"]).exit_code == 0
+
+
+NEW_RECIPE = '''"""DeepPixBiS (George & Marcel, ICB 2019): binary and pixel-wise binary supervision on one backbone.
+The stand-in for "a paper's method added as one module"."""
+
+from vaultlab.recipes.base import register_recipe
+from vaultlab.recipes.composed import Composed
+
+
+@register_recipe
+class DeepPixBiS(Composed):
+    name = "deeppixbis"
+    losses = "any"
+    hparams = {"depth_size": "int", "pixel_size": "int", "metric_dim": "int", "grl_lambda": "float"}
+'''
+
+NEW_CARD = """id: deeppixbis
+title: Deep pixel-wise binary supervision
+recipe: deeppixbis
+match:
+  methods: [DeepPixBiS]
+components:
+  backbone: resnet18
+  losses: {bce: 0.5, pixel_bce: 0.5}
+  input: rgb
+  supervision: [binary]
+  temporal: static
+default_protocol: intra
+seeds: [0]
+profiles:
+  quick: {input_size: 32, batch_size: 16, balanced: true, epochs: 1, steps_per_epoch: 3, optimizer: adam, lr: 1.0e-3,
+          depth_size: 8, pixel_size: 2, metric_dim: 16, grl_lambda: 1.0}
+  smoke: {synthfas_subjects: 12}
+"""
+
+
+@pytest.mark.slow
+def test_a_new_method_is_one_recipe_module_plus_one_card(tmp_path):
+    """Copy the installed package, add exactly two files, and the new method is in the manifest, its note
+    is runnable, and it trains and writes its rows; nothing else was edited (the copy is otherwise byte-identical)."""
+    import shutil
+
+    root = tmp_path / "checkout"
+    shutil.copytree(SRC, root / "src" / "vaultlab", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(methods_dir(), root / "methods")
+    shutil.copytree(SRC.parents[1] / "templates", root / "templates")
+    (root / "src" / "vaultlab" / "recipes" / "deeppixbis.py").write_text(NEW_RECIPE, encoding="utf-8")
+    (root / "methods" / "deeppixbis.yaml").write_text(NEW_CARD, encoding="utf-8")
+    vault = tmp_path / "vault"
+    (vault / ".obsidian").mkdir(parents=True)
+    (vault / "001_pix.md").write_text("---\ntags: [paper]\n---\n# Pix\n\n## Quick Summary\n**Method:** DeepPixBiS\n\n### Results\n",
+                                      encoding="utf-8")
+
+    def vaultlab(*args: str) -> subprocess.CompletedProcess:
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+        return subprocess.run([sys.executable, "-m", "vaultlab", *args, "--vault", str(vault)], capture_output=True, text=True, env=env,
+                              timeout=300)
+
+    import json
+
+    listed = vaultlab("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [row] = json.loads(listed.stdout)
+    assert (row["card"], row["runnable"]) == ("deeppixbis", True), row
+    ran = vaultlab("run", "001", "--profile", "smoke", "--device", "cpu")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    [run] = (vault / ".vaultlab" / "runs").iterdir()
+    spec = json.loads((run / "spec.json").read_text())
+    assert spec["recipe"] == "deeppixbis", spec
+    assert f"vaultlab/results/{run.name}" in (vault / "001_pix.md").read_text(encoding="utf-8")

@@ -76,28 +76,38 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
 
         try:
             config = synthfas_config(plans[0])
-            _check_protocol_fits(config, proto)
+            _check_protocol_fits(config, proto, hp)
+        except ProtocolError as exc:
+            if parse_protocol(proto).name != "adapt":
+                raise PlanError(str(exc)) from None
+            # the key that does not fit, where it was set, and the two ways out
+            raise PlanError(f"{exp.id} (card {exp.card.id}, profile {profile!r}, k={hp.get('k', 16)} from the "
+                            f"{sources.get('k', 'runner default')}): {exc} on SynthFAS with {config.subjects} subjects; "
+                            "lower k with --set k=N or raise synthfas_subjects") from None
         except (TypeError, ValueError) as exc:
             raise PlanError(str(exc)) from None
     return plans
 
 
-def _check_protocol_fits(config, protocol: str) -> None:
-    """Try the protocol on a SynthFAS-shaped skeleton (one row per domain × split × class), so a bad
-    ``lodo:D9`` fails in the plan, not after the data is generated."""
+def _check_protocol_fits(config, protocol: str, hp: dict) -> None:
+    """Try the protocol on a skeleton of the SynthFAS data ``config`` generates (one row per video: same
+    subjects, splits, domains and videos per class), so a bad ``lodo:D9`` or a ``k`` larger than the
+    target's videos fails in the plan, not after the data is generated."""
     import numpy as np
 
     from vaultlab.data.protocols import make_splits
     from vaultlab.data.sampleset import SampleSet
-    from vaultlab.data.synthfas import PAIS
+    from vaultlab.data.synthfas import PAIS, _split_of_subjects
 
-    rows = [(d, s, p) for d in config.domains for s in ("train", "dev", "test") for p in ("", *PAIS)]
+    split_of = _split_of_subjects(config)
+    kinds = [""] * config.bona_fide_videos + [p for p in PAIS for _ in range(config.attack_videos)]
+    rows = [(d, s, p) for s in range(config.subjects) for d in config.domains for p in kinds]
     n = len(rows)
     skeleton = SampleSet(images=np.zeros((n, 1, 1, 3), np.uint8), label=np.array([int(p == "") for _, _, p in rows]),
                          pai=np.array([p for _, _, p in rows]), domain=np.array([d for d, _, _ in rows]),
-                         subject=np.array([s for _, s, _ in rows]), video=np.array([str(i) for i in range(n)]),
-                         split=np.array([s for _, s, _ in rows]), meta={"name": "SynthFAS"})
-    make_splits(skeleton, protocol, {"k": 1})
+                         subject=np.array([f"s{s}" for _, s, _ in rows]), video=np.array([str(i) for i in range(n)]),
+                         split=np.array([split_of[s] for _, s, _ in rows]), meta={"name": "SynthFAS"})
+    make_splits(skeleton, protocol, {"k": int(hp.get("k", 16))})
 
 
 def _configured_pretrained(ws: Workspace, exp: Experiment) -> str | None:

@@ -17,7 +17,7 @@ from vaultlab.nn.losses import (
     reduce_loss,
     triplet_focal_loss,
 )
-from vaultlab.nn.miners import anomaly_triplets, cross_domain_pairs
+from vaultlab.nn.miners import anomaly_triplets
 
 
 @pytest.fixture(autouse=True)
@@ -108,12 +108,6 @@ def test_anomaly_triplets_empty_batches():
             d_ap, d_an = anomaly_triplets(emb, label, mode=mode)
             assert d_ap.numel() == 0 and d_an.numel() == 0
     assert metric_softmax_loss(*anomaly_triplets(emb, torch.tensor([1, 0, 0, 0]))) == 0
-
-
-def test_cross_domain_pairs():
-    i, j, same = cross_domain_pairs(torch.tensor([1, 0]), torch.tensor([0, 1, 1]))
-    assert i.tolist() == [0, 0, 0, 1, 1, 1] and j.tolist() == [0, 1, 2, 0, 1, 2]
-    assert same.tolist() == [0, 1, 1, 1, 0, 0]
 
 
 # -- triplet losses ---------------------------------------------------------------------------

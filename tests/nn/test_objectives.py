@@ -110,3 +110,19 @@ def test_composed_net_builds_the_heads_its_losses_read():
         out = net(torch.randn(2, 3, 32, 32))
     assert out["binary"].shape == (2,) and out["depth"].shape == (2, 1, 8, 8) and bool(((out["depth"] >= 0) & (out["depth"] <= 1)).all())
     assert out["embedding"].shape == (2, 16) and out["domain"].shape == (2, 3)
+
+
+def test_the_options_paper_recipes_set_on_registered_losses():
+    """onesidetriplet keeps an attack's parsing map on request and mines its one-side triplets batch-hard."""
+    outputs, batch = _batch()
+    attack = batch["label"] == 0
+    as_given = registry.create("loss", "segmentation_ce", attacks="as_given")(outputs, batch)
+    torch.testing.assert_close(as_given, F.cross_entropy(outputs["parsing"], batch["parsing"]))
+    background = registry.create("loss", "segmentation_ce")(outputs, batch)
+    torch.testing.assert_close(background, F.cross_entropy(outputs["parsing"], batch["parsing"] * ~attack.view(-1, 1, 1)))
+    with pytest.raises(ValueError, match="as_given"):
+        registry.create("loss", "segmentation_ce", attacks="face")
+    emb, label, domain = outputs["embedding"], batch["label"], batch["domain"]
+    hard = registry.create("loss", "one_side_triplet", margin=0.5, mining="batch_hard")(outputs, batch)
+    torch.testing.assert_close(hard, one_side_triplet_loss(emb, label, domain, margin=0.5, mining="batch_hard"))
+    assert float(hard) != pytest.approx(float(one_side_triplet_loss(emb, label, domain, margin=0.5)))  # the default mines all triplets

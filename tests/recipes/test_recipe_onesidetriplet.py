@@ -12,6 +12,7 @@ from vaultlab.recipes.onesidetriplet import EpisodeWeights, meta_episode
 
 HP = {"input_size": 32, "live_per_domain": 4, "spoof_per_domain": 4, "epochs": 3, "steps_per_epoch": 4, "lr": 2e-3, "hflip": False,
       "backbone_width": 0.125, "meta_step_size": 1e-2}
+COMPONENTS = {"backbone": "depthnet+unet", "losses": {"bce": 1.0, "triplet": 1.0, "depth_mse": 10.0, "segmentation_ce": 1.0}}  # the card's
 
 
 def test_multitask_heads_have_the_promised_shapes():
@@ -84,7 +85,7 @@ def test_meta_train_rows_do_not_enter_the_meta_test_terms():
 
 
 def test_onesidetriplet_episodes_train_and_score(tiny_data):
-    ctx = make_context(tiny_data, "lodo:D2", HP, {"backbone": "depthnet+unet"})
+    ctx = make_context(tiny_data, "lodo:D2", HP, COMPONENTS)
     result = get_recipe("onesidetriplet").run(ctx)
     losses = epoch_losses(ctx, "onesidetriplet")
     assert losses[-1] < 0.8 * losses[0], losses
@@ -98,7 +99,7 @@ def test_onesidetriplet_episodes_train_and_score(tiny_data):
 def test_unknown_score_from_is_refused_before_training(tiny_data):
     from vaultlab.recipes.base import RecipeError
 
-    ctx = make_context(tiny_data, "lodo:D2", HP | {"score_from": "logit"}, {"backbone": "depthnet+unet"})
+    ctx = make_context(tiny_data, "lodo:D2", HP | {"score_from": "logit"}, COMPONENTS)
     with pytest.raises(RecipeError, match="score_from"):
         get_recipe("onesidetriplet").run(ctx)
     assert "onesidetriplet" not in ctx.engine.stages  # refused before any training

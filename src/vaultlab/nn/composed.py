@@ -40,13 +40,15 @@ class ComposedNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         dims = {"embedding_dim": backbone.out_features}
-        if any(h in DENSE_HEADS for h in heads):
+        self.dense = any(h in DENSE_HEADS for h in heads)
+        if self.dense:
             dims["map_channels"] = map_channels(backbone)
         self.heads = nn.ModuleDict({name: OwnDepthHead(backbone) if name == "depth" and hasattr(backbone, "depth")
                                     else registry.create("head", name, **dims, **head_options) for name in heads})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        feature_map, embedding = encode(self.backbone, x)
+        # without a dense head only the embedding is needed: any backbone will do, even one with no feature map
+        feature_map, embedding = encode(self.backbone, x) if self.dense else (None, self.backbone(x))
         outputs = {"features": embedding}
         for name, head in self.heads.items():
             outputs[name] = head(feature_map, embedding)

@@ -1,7 +1,8 @@
 """Paper-specific losses, each one short function whose docstring carries its formula and source.
 
-The paper recipes call these directly; ``nn/objectives.py`` registers the uniform
-``loss(outputs, batch)`` form of each under its vocabulary id.
+``nn/objectives.py`` registers the uniform ``loss(outputs, batch)`` form of each under its vocabulary
+id, which is what the recipes train on; distillation calls ``mmd_loss`` and ``paired_similarity_loss``
+directly, between teacher features of source samples and student features of target samples.
 
 The formulas come from ``reference/papers.md`` and are tagged there [R] (recalled) or [I]
 (inferred): none is verified against the papers' PDFs. Mining lives in ``nn/miners.py``; reduction
@@ -164,7 +165,8 @@ def paired_similarity_loss(
 
     y = 1 for same-label pairs (live–live, spoof–spoof), pulled together; y = 0 for live–spoof pairs,
     pushed beyond the margin m. Embeddings are used as given (normalise before if wanted). The pair
-    rule is the caller's (``miners.cross_domain_pairs`` forms all pairs); papers.md notes the paper
+    rule is the caller's (the registered ``paired_similarity`` takes every cross-domain pair of a batch;
+    distillation pairs each target sample with a source one); papers.md notes the paper
     may instead match teacher/student similarity structures.
     """
     if e_s.shape != e_t.shape or same_label.shape != e_s.shape[:1]:

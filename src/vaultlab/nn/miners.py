@@ -1,4 +1,4 @@
-"""Miners: which (anchor, positive, negative) triplets or cross-domain pairs a batch contributes.
+"""Miners: which (anchor, positive, negative) triplets a batch contributes.
 
 Kept apart from the losses (pytorch-metric-learning habit): a loss turns distances into numbers,
 a miner decides which distances exist. Labels follow ``data/sampleset.py``: 1 bona fide, 0 attack.
@@ -87,14 +87,3 @@ def anomaly_triplets(
     d_ap_all = d_ap[a, p].repeat_interleave(n_neg)
     d_an_all = d_an[a].reshape(-1)
     return d_ap_all, d_an_all
-
-
-def cross_domain_pairs(label_s: torch.Tensor, label_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Every (source i, target j) pair: (i, j, same) with same = 1.0 where the labels agree.
-
-    For the paired-similarity loss (Li et al. 2020 [R/I]): live–live and spoof–spoof pairs across
-    domains are "same", live–spoof pairs are "different".
-    """
-    i, j = torch.meshgrid(torch.arange(len(label_s), device=label_s.device), torch.arange(len(label_t), device=label_t.device), indexing="ij")
-    i, j = i.reshape(-1), j.reshape(-1)
-    return i, j, (label_s[i] == label_t[j]).to(torch.get_default_dtype())

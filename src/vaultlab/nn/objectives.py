@@ -9,9 +9,12 @@ decorator's literals tell the torch-free manifest what each loss needs: ``heads`
 ``vaultlab show`` as an assumption).
 
 A recipe weighs the losses with ``components["losses"]`` (see ``recipes.base.loss_weight`` for the
-one rule on missing weights). The paper-specific formulas live in ``nn/losses.py`` (kept callable as
-the paper recipes use them); metric-learning losses whose form pytorch-metric-learning ships come
-from it (TripletMarginLoss, SupConLoss, ContrastiveLoss, BatchHardMiner).
+one rule on missing weights); onesidetriplet's episodes, depthseg's regression target and the
+shared BCE step train on these too (anomaly keeps one mining for its two triplet terms, see
+``recipes/anomaly.py``). The formulas themselves live in ``nn/losses.py`` (distillation also calls
+its teacher/student MMD and pair forms directly); metric-learning losses whose form
+pytorch-metric-learning ships come from it (TripletMarginLoss, SupConLoss, ContrastiveLoss,
+BatchHardMiner).
 """
 
 from __future__ import annotations
@@ -77,9 +80,16 @@ def contrastive_depth() -> Loss:
 
 
 @register_loss("segmentation_ce", heads=("parsing",), targets=("parsing",), choice="pixel CE to the face-parsing map; attacks labelled background")
-def segmentation_ce() -> Loss:
+def segmentation_ce(attacks: str = "background") -> Loss:
+    """Pixel CE to the face-parsing map. ``attacks="background"`` labels every pixel of an attack
+    background (a presentation is no face); ``"as_given"`` keeps the parsing map the attack shows."""
+    if attacks not in ("background", "as_given"):
+        raise ValueError(f"segmentation_ce: attacks must be 'background' or 'as_given', not {attacks!r}")
+
     def loss(outputs, batch):
-        target = batch["parsing"] * (batch["label"] == BONA_FIDE).view(-1, 1, 1)
+        target = batch["parsing"]
+        if attacks == "background":
+            target = target * (batch["label"] == BONA_FIDE).view(-1, 1, 1)
         return F.cross_entropy(outputs["parsing"].float(), target)
 
     return loss
@@ -119,8 +129,11 @@ def asymmetric_triplet(margin: float = 0.1) -> Loss:
 
 
 @register_loss("one_side_triplet", heads=("embedding",), choice="one-side triplet (bona fide anchors only), margin 0.1, all triplets, mean over positive")
-def one_side_triplet(margin: float = 0.1) -> Loss:
-    return lambda outputs, batch: one_side_triplet_loss(outputs["embedding"].float(), batch["label"], batch["domain"], margin=margin)
+def one_side_triplet(margin: float = 0.1, mining: str = "all") -> Loss:
+    """Chuang et al. 2023 (``nn/losses.one_side_triplet_loss``): bona fide anchors and positives of all
+    domains, attack negatives; ``mining`` "all" (every triplet, mean over the positive ones) or "batch_hard"."""
+    return lambda outputs, batch: one_side_triplet_loss(outputs["embedding"].float(), batch["label"], batch["domain"], margin=margin,
+                                                        mining=mining)
 
 
 @register_loss("supcon", heads=("embedding",), choice="pytorch-metric-learning SupConLoss, temperature 0.1, live/spoof classes")

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vaultlab import registry
 from vaultlab.data.sampleset import SampleSet, Splits
@@ -138,11 +137,9 @@ def init_network(ctx: RecipeContext, net: torch.nn.Module, load=load_pretrained)
 
 
 def bce_step(model: Classifier):
-    def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        logits = model(batch["image"])
-        return {"loss": F.binary_cross_entropy_with_logits(logits.float(), batch["label"].float())}
-
-    return step
+    """The training step of a classifier: the registered ``bce`` loss on its logit."""
+    bce = registry.create("loss", "bce")
+    return lambda batch: {"loss": bce({"binary": model(batch["image"])}, batch)}
 
 
 def train_bce_classifier(ctx: RecipeContext, stage: str, data: SampleSet, backbone: str, *, epochs: int,

@@ -24,11 +24,15 @@ def backbone_options(ctx: RecipeContext, backbone: str | None = None) -> dict:
     return {k: v for k, v in options.items() if k in accepted}
 
 
-def run_baseline_arm(ctx: RecipeContext, backbone: str, stage: str = "baseline") -> ArmScores:
-    model, _ = train_bce_classifier(ctx, stage, ctx.splits.train, backbone, epochs=int(ctx.require("epochs")),
-                                    seed_offset=7, backbone_options=backbone_options(ctx, backbone))
+def run_baseline_arm(ctx: RecipeContext, backbone: str, stage: str = "baseline", *, options: dict | None = None,
+                     what: str | None = None) -> ArmScores:
+    """``backbone`` + BCE on the protocol's training split, scored on dev and test: the Baseline column.
+    ``options`` go to the backbone's builder (default: the card's ``backbone_*`` keys it accepts);
+    ``what`` names the network in the arm's description (default: the backbone id)."""
+    model, _ = train_bce_classifier(ctx, stage, ctx.splits.train, backbone, epochs=int(ctx.require("epochs")), seed_offset=7,
+                                    backbone_options=backbone_options(ctx, backbone) if options is None else options)
     dev, test = dev_test_scores(ctx, model)
-    return ArmScores("baseline", f"{backbone} + BCE on {ctx.splits.protocol} training data", dev, test)
+    return ArmScores("baseline", f"{what or backbone} + BCE on {ctx.splits.protocol} training data", dev, test)
 
 
 @register_recipe

@@ -26,14 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vaultlab import registry
 from vaultlab.data.sampleset import BONA_FIDE, SampleSet
 from vaultlab.engine.core import seed_everything
-from vaultlab.nn.losses import depth_loss
 from vaultlab.nn.segmentation import SEGMENTATION_VARIANTS, build_segmentation_net, load_encoder_weights
-from vaultlab.recipes.base import (
-    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, init_network, make_optimizer, register_recipe,
-    train_bce_classifier,
-)
+from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, init_network, make_optimizer, register_recipe
+from vaultlab.recipes.baseline import run_baseline_arm
 
 TARGETS = ("quantised", "regression")
 REGIONS = ("train_mask", "crop", "predicted")
@@ -114,12 +112,13 @@ class DepthSeg(Recipe):
             # the net predicts at input resolution; average its logits down to the depth map's size [I]
             return out if out.shape[-1] == map_size else F.adaptive_avg_pool2d(out, map_size)
 
+        depth_mse = registry.create("loss", "depth_mse")  # regression: MSE to pseudo-depth, zeros for attacks
+
         def step(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             out = predict_map(batch["image"])
             if target == "quantised":
                 return {"loss": F.cross_entropy(out, quantise_depth(batch["depth"], batch["label"], levels))}
-            live = (batch["label"] == BONA_FIDE).float().view(-1, 1, 1, 1)
-            return {"loss": depth_loss(torch.sigmoid(out), batch["depth"] * live)}
+            return {"loss": depth_mse({"depth": torch.sigmoid(out)}, batch)}
 
         ctx.engine.fit(f"depthseg-{variant}", {"model": net}, make_optimizer(net.parameters(), ctx.hp), batches, step,
                        int(ctx.require("epochs")), seed=ctx.seed * 1_000 + 1)
@@ -143,17 +142,10 @@ class DepthSeg(Recipe):
         what = f"{levels} depth levels + background, pixel CE" if target == "quantised" else "depth regression, MSE"
         arms = {
             "method": ArmScores("method", f"{variant}({encoder}), {what}; score = expected depth over the {region} region", dev, test),
-            "baseline": self._baseline(ctx, encoder),
+            # the segmentation net's own encoder (smp, same weights layout) + global pool + BCE, same schedule
+            "baseline": run_baseline_arm(ctx, "smp_encoder", options={"encoder": encoder}, what=f"{encoder} encoder"),
         }
         extra = {"variant": variant, "encoder": encoder, "target": target, "depth_levels": levels, "depth_size": map_size, "score_region": region}
         if fixed is not None:
             extra["score_region_pixels"] = int(fixed.sum())
         return RecipeResult(arms=arms, extra=extra)
-
-    @staticmethod
-    def _baseline(ctx: RecipeContext, encoder: str) -> ArmScores:
-        """The segmentation net's own encoder (smp, same weights layout) + global pool + BCE, same schedule."""
-        model, _ = train_bce_classifier(ctx, "baseline", ctx.splits.train, "smp_encoder", epochs=int(ctx.require("epochs")),
-                                        seed_offset=7, backbone_options={"encoder": encoder})
-        dev, test = dev_test_scores(ctx, model)
-        return ArmScores("baseline", f"{encoder} encoder + BCE on {ctx.splits.protocol} training data", dev, test)

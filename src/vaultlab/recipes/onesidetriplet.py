@@ -26,21 +26,19 @@ Every unpinned choice is an assumption in ``methods/onesidetriplet.yaml``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call
 
+from vaultlab import registry
 from vaultlab.data.sampleset import SampleSet
 from vaultlab.engine.core import seed_everything
 from vaultlab.nn.depthnet import DepthNetMultiTask
-from vaultlab.nn.losses import depth_loss, one_side_triplet_loss
-from vaultlab.recipes.base import (
-    ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, dev_test_scores, init_network, make_optimizer, register_recipe,
-    train_bce_classifier,
-)
+from vaultlab.nn.objectives import Loss
+from vaultlab.recipes.base import ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, init_network, make_optimizer, register_recipe
+from vaultlab.recipes.baseline import run_baseline_arm
 
 
 def inner_step(params: dict[str, torch.Tensor], loss: torch.Tensor, step_size: float, create_graph: bool = True) -> dict[str, torch.Tensor]:
@@ -80,30 +78,26 @@ class DomainEpisodes:
             yield {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 
 
-def task_losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], spoof_parsing: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Depth MSE and parsing CE of one domain's rows (their targets made explicit for attacks)."""
-    live = batch["label"].float()
-    depth_target = batch["depth"] * live.view(-1, 1, 1, 1)  # zeros for attacks (AIM_FAS / RFMeta convention [V])
-    parsing_target = batch["parsing"]
-    if spoof_parsing == "background":
-        parsing_target = parsing_target * live.view(-1, 1, 1).long()
-    return depth_loss(out["depth"].float(), depth_target), F.cross_entropy(out["parsing"].float(), parsing_target)
+# The card's loss ids → the registered losses of an episode: the card's ``triplet`` is this paper's one-side form.
+EPISODE_LOSSES = {"bce": "bce", "depth_mse": "depth_mse", "segmentation_ce": "segmentation_ce", "triplet": "one_side_triplet"}
 
 
 @dataclass
 class EpisodeWeights:
-    """Loss weights and meta settings of one episode (the card's ``losses`` and profile keys)."""
+    """Loss weights (by the card's loss ids) and meta settings of one episode (the card's ``losses`` and profile keys)."""
 
-    cls: float = 1.0
-    depth: float = 10.0
-    parsing: float = 1.0
-    triplet: float = 1.0
+    losses: dict[str, float] = field(default_factory=lambda: {"bce": 1.0, "depth_mse": 10.0, "segmentation_ce": 1.0, "triplet": 1.0})
     meta_test: float = 1.0
     step_size: float = 1e-3
     second_order: bool = True
     margin: float = 0.1
     mining: str = "batch_hard"
     spoof_parsing: str = "background"
+
+    def build(self) -> dict[str, Loss]:
+        """The registered losses, each ``loss(outputs, rows)`` (``nn/objectives.py``); attacks' depth target is zeros."""
+        options = {"segmentation_ce": {"attacks": self.spoof_parsing}, "triplet": {"margin": self.margin, "mining": self.mining}}
+        return {key: registry.create("loss", name, **options.get(key, {})) for key, name in EPISODE_LOSSES.items()}
 
 
 def meta_episode(model: DepthNetMultiTask, batch: dict[str, torch.Tensor], train_domains: list[int], test_domains: list[int],
@@ -122,6 +116,7 @@ def meta_episode(model: DepthNetMultiTask, batch: dict[str, torch.Tensor], train
     domain = batch["domain"]
     theta = dict(model.classifier.named_parameters())
     buffers = dict(model.classifier.named_buffers())
+    loss, weight = w.build(), w.losses
 
     def part(d_ids: list[int]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         rows = torch.isin(domain, torch.tensor(d_ids, device=domain.device))
@@ -129,37 +124,31 @@ def meta_episode(model: DepthNetMultiTask, batch: dict[str, torch.Tensor], train
         skips, multi = model.encoder(sub["image"])
         return sub, {"dx4": skips[3], "depth": model.depth_head(multi), "parsing": model.parsing_decoder(skips)}
 
-    def bce(logit: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return w.cls * F.binary_cross_entropy_with_logits(logit.float(), label.float())
-
-    def triplet(features: torch.Tensor, sub: dict[str, torch.Tensor]) -> torch.Tensor:
-        return one_side_triplet_loss(features.float(), sub["label"], sub["domain"], margin=w.margin, mining=w.mining)
-
     zero = batch["image"].new_zeros(())
     meta_train, cls_train, dep_train, adapted, train_feats, train_rows = zero, zero, zero, [], [], []
     for d in train_domains:
         sub, out = part([d])
-        logit, features = model.classifier(out["dx4"], with_features=True)
-        cls = bce(logit, sub["label"])
-        dep, par = task_losses(out, sub, w.spoof_parsing)
-        meta_train = meta_train + cls + w.depth * dep + w.parsing * par
+        out["binary"], features = model.classifier(out["dx4"], with_features=True)
+        cls = weight["bce"] * loss["bce"](out, sub)
+        dep, par = loss["depth_mse"](out, sub), loss["segmentation_ce"](out, sub)
+        meta_train = meta_train + cls + weight["depth_mse"] * dep + weight["segmentation_ce"] * par
         cls_train, dep_train = cls_train + cls, dep_train + dep
         # θ'_i; cloned BN buffers, so meta-test forwards do not move the running statistics (RFMeta clones them too)
         adapted.append(inner_step(theta, cls, w.step_size, create_graph=w.second_order) | {k: b.clone() for k, b in buffers.items()})
         train_feats.append(features)
         train_rows.append(sub)
     pooled = {k: torch.cat([r[k] for r in train_rows]) for k in ("label", "domain")}
-    trip_train = triplet(torch.cat(train_feats), pooled)
-    meta_train = meta_train + w.triplet * trip_train
+    trip_train = loss["triplet"]({"embedding": torch.cat(train_feats)}, pooled)
+    meta_train = meta_train + weight["triplet"] * trip_train
 
     sub, out = part(test_domains)
-    dep_test, par_test = task_losses(out, sub, w.spoof_parsing)
+    dep_test, par_test = loss["depth_mse"](out, sub), loss["segmentation_ce"](out, sub)
     cls_test, trip_test = zero, zero
     for theta_i in adapted:
         logit, features = functional_call(model.classifier, theta_i, (out["dx4"],), {"with_features": True})
-        cls_test = cls_test + bce(logit, sub["label"])
-        trip_test = trip_test + triplet(features, sub)
-    meta_test = cls_test + w.depth * dep_test + w.parsing * par_test + w.triplet * trip_test
+        cls_test = cls_test + weight["bce"] * loss["bce"]({"binary": logit}, sub)
+        trip_test = trip_test + loss["triplet"]({"embedding": features}, sub)
+    meta_test = cls_test + weight["depth_mse"] * dep_test + weight["segmentation_ce"] * par_test + weight["triplet"] * trip_test
     return {"loss": meta_train + w.meta_test * meta_test, "meta_train": meta_train, "meta_test": meta_test,
             "cls_train": cls_train, "depth_train": dep_train, "cls_test": cls_test, "depth_test": dep_test, "parsing_test": par_test,
             "triplet_train": trip_train, "triplet_test": trip_test}
@@ -181,10 +170,8 @@ class OneSideTriplet(Recipe):
             raise RecipeError(f"onesidetriplet needs an input size divisible by 8 (three 2× max-pools to the depth map), not {input_size}")
         depth_size = input_size // 8  # dx4's size: RFMeta's 32×32 depth map at 256 px
         classes = len(ctx.splits.train.meta.get("parsing_classes") or range(int(ctx.get("parsing_classes", 7))))
-        losses = ctx.components.get("losses") or {}
         weights = EpisodeWeights(
-            cls=float(losses.get("bce", 1.0)), depth=float(losses.get("depth_mse", 10.0)), parsing=float(losses.get("segmentation_ce", 1.0)),
-            triplet=float(losses.get("triplet", 1.0)), meta_test=float(ctx.get("meta_test_weight", 1.0)),
+            losses={key: ctx.loss_weight(key) for key in EPISODE_LOSSES}, meta_test=float(ctx.get("meta_test_weight", 1.0)),
             step_size=float(ctx.get("meta_step_size", 1e-3)), second_order=bool(ctx.get("second_order", True)),
             margin=float(ctx.get("triplet_margin", 0.1)), mining=str(ctx.get("mining", "batch_hard")),
             spoof_parsing=str(ctx.get("spoof_parsing_target", "background")))
@@ -219,21 +206,14 @@ class OneSideTriplet(Recipe):
         arms = {
             "method": ArmScores("method", f"DepthNet+UNet (width {net_options['width']:g}) with depth, parsing, BCE and one-side triplet, "
                                           f"meta episodes over {n_domains} source domains; score = {score_from}", dev, test),
-            "baseline": self._baseline(ctx, net_options, batch_size=(live + spoof) * n_domains),
+            # encoder + classifier trunk (no depth/parsing heads, no episodes) + BCE, on as many images per step
+            "baseline": run_baseline_arm(replace(ctx, hp=ctx.hp | {"batch_size": (live + spoof) * n_domains, "balanced": True}), "depthnet",
+                                         options=net_options, what="DepthNet encoder + classifier"),
         }
         return RecipeResult(arms=arms, extra={"source_domains": episodes.domains, "meta_train_domains": n_train, "meta_test_domains": n_test,
                                    "second_order": weights.second_order, "score_from": score_from, "depth_size": depth_size},
                             notes=[f"Meta-learning: each step splits the {n_domains} source domains {', '.join(episodes.domains)} into "
                                    f"{n_train} meta-train + {n_test} meta-test."])
-
-    @staticmethod
-    def _baseline(ctx: RecipeContext, net_options: dict, batch_size: int) -> ArmScores:
-        """Encoder + classifier trunk (no depth/parsing heads, no episodes) + BCE; same images per step."""
-        plain = replace(ctx, hp=ctx.hp | {"batch_size": batch_size, "balanced": True})
-        model, _ = train_bce_classifier(plain, "baseline", ctx.splits.train, "depthnet", epochs=int(ctx.require("epochs")),
-                                        seed_offset=7, backbone_options=net_options)
-        dev, test = dev_test_scores(plain, model)
-        return ArmScores("baseline", f"DepthNet encoder + classifier, BCE only, on {ctx.splits.protocol} training data", dev, test)
 
     @staticmethod
     def _score(ctx: RecipeContext, model: DepthNetMultiTask, data: SampleSet, score_from: str) -> np.ndarray:

@@ -41,6 +41,16 @@ def test_bce_and_pixel_bce():
     assert torch.allclose(registry.create("loss", "pixel_bce")(uniform, batch), F.binary_cross_entropy_with_logits(outputs["binary"], batch["label"].float()))
 
 
+def test_focal_is_bce_scaled_by_the_modulating_factor():
+    outputs, batch = _batch()
+    logits, target = outputs["binary"].detach(), batch["label"].float()
+    p_t = torch.where(target == 1, torch.sigmoid(logits), 1 - torch.sigmoid(logits))
+    expected = (F.binary_cross_entropy_with_logits(logits, target, reduction="none") * (1 - p_t) ** 2).mean()
+    assert torch.allclose(registry.create("loss", "focal")({"binary": logits}, batch), expected)
+    plain = registry.create("loss", "focal", gamma=0.0)({"binary": logits}, batch)
+    assert torch.allclose(plain, F.binary_cross_entropy_with_logits(logits, target))  # γ = 0 is BCE
+
+
 def test_depth_losses_target_zero_depth_for_attacks():
     outputs, batch = _batch()
     attack = batch["label"] == 0

@@ -56,6 +56,20 @@ def bce() -> Loss:
     return loss
 
 
+@register_loss("focal", heads=("binary",),
+               choice="binary focal loss on the bona fide logit (torchvision sigmoid_focal_loss), γ 2, no α class weight, mean")
+def focal(gamma: float = 2.0, alpha: float = -1.0) -> Loss:
+    """Lin et al., ICCV 2017: BCE scaled by (1 − p_t)^γ, so easy samples weigh less. α (the weight of
+    the bona fide class, −1 = none) is off: live/spoof has no rare class by design, and the
+    balanced sampler already evens the classes."""
+    from torchvision.ops import sigmoid_focal_loss
+
+    def loss(outputs, batch):
+        return sigmoid_focal_loss(outputs["binary"].float(), batch["label"].float(), alpha=alpha, gamma=gamma, reduction="mean")
+
+    return loss
+
+
 @register_loss("pixel_bce", heads=("pixel",), choice="DeepPixBiS: BCE of every map pixel against the image's label, 14×14 map")
 def pixel_bce() -> Loss:
     """Pixel-wise binary supervision (George & Marcel, ICB 2019): every pixel of the map predicts the label."""

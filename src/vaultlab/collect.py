@@ -142,7 +142,7 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
             draw_missing_plots(ws, plan)
             result = plan.changes.apply()
             written = set(result.written)
-            remember_written(root, [n for n in plan.notes_after if n.relpath in written])
+            remember_written(root, [n for n in plan.notes_after if n.relpath in written], result.stats)
     except LockError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1

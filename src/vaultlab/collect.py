@@ -21,7 +21,7 @@ from rich.markup import escape
 
 from vaultlab.vault.config import ConfigError, VaultConfig
 from vaultlab.vault.model import Diagnostic
-from vaultlab.vault.sync import remember_written
+from vaultlab.vault.sync import paused_gc, remember_written
 
 LOCK_RELPATH = ".vaultlab/lock"
 LOCK_TIMEOUT_ENV = "VAULTLAB_LOCK_TIMEOUT"
@@ -120,8 +120,9 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     if dry_run or check:
-        ws = open_workspace(root)
-        plan = plan_vault(ws, fix_text=fix_text)
+        with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
+            ws = open_workspace(root)
+            plan = plan_vault(ws, fix_text=fix_text)
         if dry_run and not check:
             diff = plan.changes.diff()
             if diff:
@@ -137,12 +138,14 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
 
     try:
         with vault_lock(root, lock_timeout() if timeout_s is None else timeout_s, on_wait=waiting):
-            ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
-            plan = plan_vault(ws, fix_text=fix_text)
+            with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
+                ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
+                plan = plan_vault(ws, fix_text=fix_text)
             draw_missing_plots(ws, plan)
-            result = plan.changes.apply()
-            written = set(result.written)
-            remember_written(root, [n for n in plan.notes_after if n.relpath in written], result.stats)
+            with paused_gc():
+                result = plan.changes.apply()
+                written = set(result.written)
+                remember_written(root, [n for n in plan.notes_after if n.relpath in written], result.stats)
     except LockError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1

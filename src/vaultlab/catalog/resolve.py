@@ -22,6 +22,7 @@ from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
 from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
 from vaultlab.catalog.vocabulary import normalise_term
 from vaultlab.vault.model import Diagnostic, Note
+from vaultlab.vault.sync import paused_gc
 
 SOURCES = ("card", "note", "config", "cli")  # lowest precedence first
 CONFIG_LABEL = ".vaultlab/config.yaml"
@@ -220,8 +221,7 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
     note_protocol = _note_protocol(note)
     if note_protocol:
         protocol = note_protocol
-    hparams = {profile: {key: Resolved(value, "card", card.source) for key, value in values.items()}
-               for profile, values in (card.profiles.items() if card else [])}
+    hparams = {profile: dict(values) for profile, values in _card_hparams(catalog, card).items()} if card else {}
 
     state = _OverrideTarget(card, catalog, components, hparams, protocol, unmapped_fields, assumptions)
     settings = vault_settings or {}
@@ -248,8 +248,8 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
             assumptions.append(Assumption(f"loss {loss}", f"added with weight 1: the note's supervision {term!r} needs it and no named loss reads it",
                                           "[I] vaultlab composition (catalog/compose.py)"))
         assumptions += compose.composition_assumptions({name: r.value for name, r in components.items()}, dg)
-    found_blockers = compose.blockers(card, {name: r.value for name, r in components.items()},
-                                      [v["backbone"] for v in variant_components.values() if "backbone" in v]) if card else []
+    found_blockers = _blockers(catalog, card, {name: r.value for name, r in components.items()},
+                               [v["backbone"] for v in variant_components.values() if "backbone" in v]) if card else []
     protocol_name = str(protocol.value or "").partition(":")[0]
     if card and protocol_name and not registry.known("protocol", protocol_name):
         found_blockers.append(compose.Blocker("protocol", str(protocol.value), "no protocol of that name is registered",
@@ -278,6 +278,32 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         paper_keys=paper_keys,
         blockers=found_blockers,
     )
+
+
+def _memo(catalog: Catalog, name: str) -> dict:
+    """A per-catalog memo: what depends only on a card (and plain component values) is computed
+    once per catalog, not once per note (a vault repeats a few cards over thousands of notes)."""
+    return catalog.__dict__.setdefault(f"_resolve_{name}", {})
+
+
+def _card_hparams(catalog: Catalog, card: MethodCard) -> dict[str, dict[str, Resolved]]:
+    """The card's profiles as ``Resolved`` values (shared: ``Resolved`` is frozen; copy the dicts)."""
+    memo = _memo(catalog, "hparams")
+    found = memo.get(card.id)
+    if found is None or found[0] is not card:
+        found = memo[card.id] = (card, {profile: {key: Resolved(value, "card", card.source) for key, value in values.items()}
+                                        for profile, values in card.profiles.items()})
+    return found[1]
+
+
+def _blockers(catalog: Catalog, card: MethodCard, components: dict[str, Any], variant_backbones: list[str]) -> list[compose.Blocker]:
+    """``compose.blockers``, once per (card, component values, variant backbones)."""
+    key = (card.id, repr(sorted(components.items())), tuple(variant_backbones))
+    memo = _memo(catalog, "blockers")
+    found = memo.get(key)
+    if found is None or found[0] is not card:
+        found = memo[key] = (card, tuple(compose.blockers(card, components, variant_backbones)))
+    return list(found[1])
 
 
 def _method_text(note: Note) -> str:
@@ -494,7 +520,8 @@ def resolve_vault(notes: list[Note], catalog: Catalog, settings: dict | None = N
     """Every paper note → an Experiment, ids made unique, duplicate papers flagged on both notes.
     Notes are taken in relpath order so ids and suffixes do not depend on scan order."""
     papers = sorted((n for n in notes if n.is_paper), key=lambda n: n.relpath)
-    experiments = [resolve_note(note, catalog, settings) for note in papers]
+    with paused_gc():
+        experiments = [resolve_note(note, catalog, settings) for note in papers]
     _make_ids_unique(experiments)
     _flag_duplicate_papers(experiments, {n.relpath: n for n in papers})
     return experiments

@@ -87,7 +87,10 @@ class Note:
 
     @property
     def stem(self) -> str:
-        return self.path.stem
+        """The file name without its suffix (``Path.stem``, without building it from ``path``)."""
+        name = self.relpath.rpartition("/")[2] if self.relpath else self.path.name
+        dot = name.rfind(".")
+        return name[:dot] if 0 < dot < len(name) - 1 else name
 
     def summary_field(self, key: str) -> SummaryField | None:
         for f in self.summary:

@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from vaultlab.vault import memo as sync_memo
 from vaultlab.vault.config import ConfigError, VaultConfig
 from vaultlab.vault.model import Diagnostic
 from vaultlab.vault.sync import paused_gc, remember_written
@@ -109,16 +110,17 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
     found changes; 2: a broken ``.vaultlab/config.yaml``.
     """
     from vaultlab.cli_report import print_sync_summary
-    from vaultlab.workspace import open_workspace
-    from vaultlab.writeback import draw_missing_plots, plan_vault
 
     console = console or Console(stderr=True, emoji=False)
     root = Path(vault_root)
     try:
-        VaultConfig.load(root)  # a broken .vaultlab/config.yaml stops here, before any lock or write
+        config = VaultConfig.load(root)  # a broken .vaultlab/config.yaml stops here, before any lock or write
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
+    from vaultlab.workspace import open_workspace
+    from vaultlab.writeback import draw_missing_plots, plan_vault, remember_outcome
+
     if dry_run or check:
         with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
             ws = open_workspace(root)
@@ -138,6 +140,13 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
 
     try:
         with vault_lock(root, lock_timeout() if timeout_s is None else timeout_s, on_wait=waiting):
+            # nothing changed since a sync that left nothing to change: its summary, not a re-run (vault.memo)
+            before = None if fix_text else sync_memo.take(root, config)
+            outcome = sync_memo.load(root, before) if before is not None else None
+            if outcome is not None:
+                ws, plan = outcome.workspace(root)
+                print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=console, verbose=verbose)
+                return 1 if outcome.errors else 0
             with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
                 ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
                 plan = plan_vault(ws, fix_text=fix_text)
@@ -146,6 +155,8 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
                 result = plan.changes.apply()
                 written = set(result.written)
                 remember_written(root, [n for n in plan.notes_after if n.relpath in written], result.stats)
+                if before is not None:
+                    remember_outcome(ws, plan, result, before)
     except LockError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1

@@ -118,10 +118,10 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
-    from vaultlab.workspace import open_workspace
-    from vaultlab.writeback import draw_missing_plots, plan_vault, remember_outcome
-
     if dry_run or check:
+        from vaultlab.workspace import open_workspace
+        from vaultlab.writeback import plan_vault
+
         with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
             ws = open_workspace(root)
             plan = plan_vault(ws, fix_text=fix_text)
@@ -147,6 +147,9 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
                 ws, plan = outcome.workspace(root)
                 print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=console, verbose=verbose)
                 return 1 if outcome.errors else 0
+            from vaultlab.workspace import open_workspace
+            from vaultlab.writeback import draw_missing_plots, plan_vault, remember_outcome
+
             with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
                 ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
                 plan = plan_vault(ws, fix_text=fix_text)

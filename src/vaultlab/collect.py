@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vaultlab.vault import memo as sync_memo
+from vaultlab.vault import cache as note_cache, memo as sync_memo
 from vaultlab.vault.config import ConfigError, VaultConfig
 from vaultlab.vault.model import Diagnostic
 from vaultlab.vault.sync import paused_gc, remember_written
@@ -139,7 +139,7 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
                       highlight=False)
 
     try:
-        with vault_lock(root, lock_timeout() if timeout_s is None else timeout_s, on_wait=waiting):
+        with vault_lock(root, lock_timeout() if timeout_s is None else timeout_s, on_wait=waiting), note_cache.batched(root):
             # nothing changed since a sync that left nothing to change: its summary, not a re-run (vault.memo)
             before = None if fix_text else sync_memo.take(root, config)
             outcome = sync_memo.load(root, before) if before is not None else None
@@ -148,7 +148,7 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
                 print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=console, verbose=verbose)
                 return 1 if outcome.errors else 0
             from vaultlab.workspace import open_workspace
-            from vaultlab.writeback import draw_missing_plots, plan_vault, remember_outcome
+            from vaultlab.writeback import draw_missing_plots, plan_vault, remember_outcome, written_notes
 
             with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
                 ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
@@ -156,8 +156,7 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
             draw_missing_plots(ws, plan)
             with paused_gc():
                 result = plan.changes.apply()
-                written = set(result.written)
-                remember_written(root, [n for n in plan.notes_after if n.relpath in written], result.stats)
+                remember_written(root, written_notes(ws, plan, result.written), result.stats)
                 if before is not None:
                     remember_outcome(ws, plan, result, before)
     except LockError as exc:

@@ -263,6 +263,18 @@ def _display_path(root: Path, folder: Path | None) -> str:
         return str(folder)
 
 
+def written_notes(ws: Workspace, plan: VaultPlan, written: list[str]) -> list[Note]:
+    """The notes among the files ``plan`` wrote, as written: the paper notes it edited
+    (``plan.notes_after``) and the generated notes it created (the dashboard, result notes)."""
+    done = set(written)
+    notes = [n for n in plan.notes_after if n.relpath in done]
+    known = {n.relpath for n in plan.notes_after}
+    for relpath in written:
+        if relpath not in known and relpath.endswith(".md"):
+            notes.append(parse_note_bytes(plan.changes.planned[relpath].new, ws.root / relpath, relpath))
+    return notes
+
+
 def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -> None:
     """Record what the next sync would print, when it would change nothing (``vault.memo``).
 
@@ -289,9 +301,7 @@ def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -
         memo.save(ws.root, after, memo.Outcome.of(ws.experiments, len(plan.runs), ws.diagnostics))
         return
     notes = {n.relpath: n for n in plan.notes_after}
-    for relpath in result.written:
-        if relpath not in notes and relpath.endswith(".md"):
-            notes[relpath] = parse_note_bytes(plan.changes.planned[relpath].new, ws.root / relpath, relpath)
+    notes.update((n.relpath, n) for n in written_notes(ws, plan, result.written))
     notes_now = [notes[relpath] for relpath in sorted(notes)]
     experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw)
     seen: set[Diagnostic] = set()

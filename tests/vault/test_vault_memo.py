@@ -80,3 +80,22 @@ def test_a_damaged_or_hostile_memo_is_ignored(seed_vault: Path) -> None:
     assert memo.load(seed_vault, state) is None
     code, out = sync(seed_vault)
     assert code == 0 and "0 files written (nothing changed)" in out and recorded(seed_vault)
+
+
+def test_a_sync_that_wrote_leaves_a_parse_cache_that_needs_no_parse(seed_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parse cache is written once per sync (``cache.batched``), with the notes as written."""
+    from vaultlab.vault import cache, sync as vault_sync
+
+    writes = []
+    real_write = cache._write
+    monkeypatch.setattr(cache, "_write", lambda root, entries: writes.append(len(entries)) or real_write(root, entries))
+    code, out = sync(seed_vault)
+    assert code == 0 and "file(s) written" in out and len(writes) == 1
+
+    def no_parse(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("parsed a note the cache holds")
+
+    monkeypatch.setattr(vault_sync, "parse_note_bytes", no_parse)
+    notes, _ = vault_sync.load_notes(seed_vault, VaultConfig.load(seed_vault))
+    paper = [n for n in notes if n.is_paper]
+    assert len(paper) == 5 and all(n.frontmatter.get("experiment") for n in paper)

@@ -12,6 +12,8 @@ import io
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,28 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name} in the note cache")
 
 
+_batches: dict[str, dict[str, Entry] | None] = {}  # vault root → entries to write when its batch ends
+
+
+@contextmanager
+def batched(root: Path) -> Iterator[None]:
+    """Within the block, ``save`` keeps the entries in memory and ``load`` returns them; the last
+    ones are written once at the end. A sync that writes notes saves the cache once, not twice
+    (after reading the notes, then after writing them): a 10,000-note cache is tens of MB."""
+    key = os.fspath(root)
+    _batches[key] = None
+    try:
+        yield
+    finally:
+        entries = _batches.pop(key, None)
+        if entries is not None:
+            _write(Path(root), entries)
+
+
 def load(root: Path) -> dict[str, Entry]:
+    pending = _batches.get(os.fspath(root))
+    if pending is not None:
+        return pending
     try:
         data = (root / CACHE_RELPATH).read_bytes()
     except OSError:
@@ -48,6 +71,14 @@ def load(root: Path) -> dict[str, Entry]:
 
 def save(root: Path, entries: dict[str, Entry]) -> None:
     """Best effort: a cache that cannot be written only makes the next sync slower."""
+    key = os.fspath(root)
+    if key in _batches:
+        _batches[key] = entries
+        return
+    _write(root, entries)
+
+
+def _write(root: Path, entries: dict[str, Entry]) -> None:
     path = root / CACHE_RELPATH
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

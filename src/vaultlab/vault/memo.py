@@ -13,7 +13,7 @@ The fingerprint covers:
   ``.vaultlab/config.yaml``) and the vault's own cards (``.vaultlab/methods/``);
 - every file under the runs folder (finished runs become result notes);
 - vaultlab itself: its package files, shipped cards and templates (an upgrade or an edit of the code
-  invalidates the memo).
+  invalidates the memo), and the Python and environment it runs in.
 
 It is recorded only when the state after the sync is known exactly: the fingerprint taken when the
 sync began, with the files it wrote replaced by their stats as written, must equal the fingerprint
@@ -28,6 +28,7 @@ import hashlib
 import io
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ def take(root: Path, config: VaultConfig) -> State:
     found = walk_notes(root, config, diagnostics, suffixes=None)
     files = {relpath: (info.st_size, info.st_mtime_ns) for relpath, info in found}
     h = hashlib.blake2b(digest_size=20)
+    h.update(f"{sys.version}\0{sys.prefix}\0".encode("utf-8", "surrogateescape"))  # another Python or environment
     h.update(repr(config).encode("utf-8", "surrogateescape"))
     for label, folder in (("vault-methods", root / VAULT_METHODS_DIR), ("runs", config.runs_dir or root / ".vaultlab/runs"),
                           *_code_folders()):

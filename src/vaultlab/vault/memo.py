@@ -141,6 +141,7 @@ class Outcome:
     @classmethod
     def of(cls, experiments: Iterable[Any], runs: int, diagnostics: Iterable[Diagnostic]) -> Outcome:
         rows, groups, group_of = [], [], {}
+        strings: dict[str, str] = {}  # one copy of each repeated text: the pickle stores it once
         for exp in experiments:
             index = -1
             if exp.duplicates:
@@ -150,8 +151,9 @@ class Outcome:
                     members = [exp.id, *exp.duplicates]
                     groups.append(members)
                     group_of.update(dict.fromkeys(members, index))
-            rows.append((exp.id, bool(exp.runnable), exp.runnable_reason, index))
-        diags = [(d.path, d.line, d.severity, d.message, d.hint) for d in diagnostics]
+            rows.append((exp.id, bool(exp.runnable), strings.setdefault(exp.runnable_reason, exp.runnable_reason), index))
+        diags = [(d.path, d.line, d.severity, strings.setdefault(d.message, d.message), strings.setdefault(d.hint, d.hint))
+                 for d in diagnostics]
         return cls(rows, groups, runs, diags, any(d[2] == "error" for d in diags))
 
     def workspace(self, root: Path) -> tuple[Any, Any]:

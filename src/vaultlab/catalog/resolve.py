@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any, NamedTuple
 
 from vaultlab import registry
@@ -21,7 +20,7 @@ from vaultlab.catalog.cards import COMPONENT_CATEGORIES, COMPOSED_CARD, Assumpti
 from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
 from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
 from vaultlab.catalog.vocabulary import normalise_term
-from vaultlab.vault.model import Diagnostic, Note
+from vaultlab.vault.model import Diagnostic, Note, Peers
 from vaultlab.vault.sync import paused_gc
 
 SOURCES = ("card", "note", "config", "cli")  # lowest precedence first
@@ -576,34 +575,6 @@ def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]
         first.diagnostics.append(Diagnostic(first.note_relpath, _identifier_line(notes[first.note_relpath], shared[0]) if shared else 0,
                                             "warning", f"same paper in {len(members)} notes: {listed} (same {', '.join(shared)})",
                                             "merge them, or keep them: they run as separate experiments"))
-
-
-class Peers(Sequence):
-    """The other members' ids of a group of notes on one paper: a view over the group's one list, so a
-    group of n notes costs n, not n² (a vault that repeats one title 2,000 times). Compares equal to
-    the list of those ids; ``list(peers)`` for JSON."""
-
-    __slots__ = ("group", "me")
-
-    def __init__(self, group: list[str], me: str) -> None:
-        self.group, self.me = group, me
-
-    def __iter__(self) -> Iterator[str]:
-        return (other for other in self.group if other != self.me)
-
-    def __len__(self) -> int:
-        return len(self.group) - 1
-
-    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as list's
-        if isinstance(index, slice) and index.step in (None, 1) and (index.start or 0) >= 0 and (index.stop or 0) >= 0:
-            return list(islice(self, index.start or 0, index.stop if index.stop is not None else len(self)))
-        return list(self)[index]
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, (list, tuple, Peers)) else NotImplemented
-
-    def __repr__(self) -> str:
-        return repr(list(self))
 
 
 def _group_keys(experiments: list[Experiment], members: list[int]) -> set[PaperKey]:

@@ -30,7 +30,7 @@ class _SafeUnpickler(pickle.Unpickler):
     """Loads only built-in containers and scalars: any class or function reference is refused."""
 
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in the note cache")
+        raise pickle.UnpicklingError(f"refusing {module}.{name} in a vaultlab cache")
 
 
 _batches: dict[str, dict[str, Entry] | None] = {}  # vault root → entries to write when its batch ends
@@ -51,18 +51,39 @@ def batched(root: Path) -> Iterator[None]:
             _write(Path(root), entries)
 
 
+def read_plain(path: Path) -> Any:
+    """The plain data pickled in ``path``; None when it is missing, damaged or names any class."""
+    try:
+        return _SafeUnpickler(io.BytesIO(path.read_bytes())).load()
+    except Exception:  # noqa: BLE001 - any damage means "no cache", never a failed sync
+        return None
+
+
+def write_plain(path: Path, payload: Any) -> None:
+    """Pickle ``payload`` to ``path`` atomically; best effort (a cache that cannot be written only
+    makes the next sync slower)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        pass
+
+
 def load(root: Path) -> dict[str, Entry]:
     pending = _batches.get(os.fspath(root))
     if pending is not None:
         return pending
-    try:
-        data = (root / CACHE_RELPATH).read_bytes()
-    except OSError:
-        return {}
-    try:
-        payload = _SafeUnpickler(io.BytesIO(data)).load()
-    except Exception:  # noqa: BLE001 - any damage means "no cache", never a failed sync
-        return {}
+    payload = read_plain(root / CACHE_RELPATH)
     if not isinstance(payload, dict) or payload.get("version") != PARSER_VERSION:
         return {}
     entries = payload.get("entries")
@@ -79,22 +100,7 @@ def save(root: Path, entries: dict[str, Entry]) -> None:
 
 
 def _write(root: Path, entries: dict[str, Entry]) -> None:
-    path = root / CACHE_RELPATH
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".notes.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump({"version": PARSER_VERSION, "entries": entries}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError:
-        pass
+    write_plain(root / CACHE_RELPATH, {"version": PARSER_VERSION, "entries": entries})
 
 
 def note_state(note: Note) -> dict[str, Any]:

@@ -25,28 +25,21 @@ be shared: the unpickler refuses every class).
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import pickle
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import VaultConfig
-from .model import Diagnostic
+from .cache import read_plain, write_plain
+from .model import Diagnostic, Peers
 from .scan import walk_notes
 
 MEMO_RELPATH = ".vaultlab/cache/sync-v1.pickle"
 MEMO_VERSION = 1
 VAULT_METHODS_DIR = ".vaultlab/methods"
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"refusing {module}.{name} in the sync memo")
 
 
 @dataclass
@@ -162,7 +155,7 @@ class Outcome:
 
         from .write import ChangeSet
 
-        experiments = [_Experiment(id_, runnable, reason, _Peers(self.groups[group], id_) if group >= 0 else ())
+        experiments = [_Experiment(id_, runnable, reason, Peers(self.groups[group], id_) if group >= 0 else ())
                        for id_, runnable, reason, group in self.experiments]
         diagnostics = [Diagnostic(*row) for row in self.diagnostics]
         ws = SimpleNamespace(root=Path(root), experiments=experiments, notes=[], diagnostics=diagnostics)
@@ -178,33 +171,14 @@ class _Experiment:
     duplicates: Any
 
 
-class _Peers:
-    """The other ids of a duplicate group, without a list per member (memory flat in group size)."""
-
-    __slots__ = ("group", "me")
-
-    def __init__(self, group: list[str], me: str) -> None:
-        self.group, self.me = group, me
-
-    def __iter__(self) -> Iterator[str]:
-        return (other for other in self.group if other != self.me)
-
-    def __len__(self) -> int:
-        return len(self.group) - 1
-
-    def __bool__(self) -> bool:
-        return len(self.group) > 1
-
-
 def load(root: Path, state: State) -> Outcome | None:
     """The recorded outcome when ``state`` is the state it was recorded for, else None."""
     if state.problems:
         return None
+    payload = read_plain(Path(root) / MEMO_RELPATH)
+    if not isinstance(payload, dict) or payload.get("version") != MEMO_VERSION or payload.get("key") != state.key():
+        return None
     try:
-        data = (Path(root) / MEMO_RELPATH).read_bytes()
-        payload = _PlainUnpickler(io.BytesIO(data)).load()
-        if not isinstance(payload, dict) or payload.get("version") != MEMO_VERSION or payload.get("key") != state.key():
-            return None
         return Outcome(**payload["outcome"])
     except Exception:  # noqa: BLE001 - a damaged memo means "no memo", never a failed sync
         return None
@@ -215,23 +189,7 @@ def save(root: Path, state: State, outcome: Outcome) -> None:
     if state.problems:
         forget(root)
         return
-    path = Path(root) / MEMO_RELPATH
-    payload = {"version": MEMO_VERSION, "key": state.key(), "outcome": dict(outcome.__dict__)}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".sync.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError:
-        pass
+    write_plain(Path(root) / MEMO_RELPATH, {"version": MEMO_VERSION, "key": state.key(), "outcome": dict(outcome.__dict__)})
 
 
 def forget(root: Path) -> None:

@@ -294,14 +294,18 @@ def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -
     if after.key() != before.after_writes(result.stats).key():
         memo.forget(ws.root)  # something else changed the vault meanwhile: the next sync reads it
         return
+    markdown = {relpath for relpath in after.files if relpath.endswith(".md")}  # what the next sync reads as notes
     if not result.written:
-        if plan.changes.changed:
+        if plan.changes.changed or markdown != {n.relpath for n in ws.notes}:
             memo.forget(ws.root)
             return
         memo.save(ws.root, after, memo.Outcome.of(ws.experiments, len(plan.runs), ws.diagnostics))
         return
     notes = {n.relpath: n for n in plan.notes_after}
     notes.update((n.relpath, n) for n in written_notes(ws, plan, result.written))
+    if markdown != notes.keys():  # a note that could not be read, say: the next sync reads it again
+        memo.forget(ws.root)
+        return
     notes_now = [notes[relpath] for relpath in sorted(notes)]
     experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw)
     seen: set[Diagnostic] = set()

@@ -99,3 +99,23 @@ def test_a_sync_that_wrote_leaves_a_parse_cache_that_needs_no_parse(seed_vault: 
     notes, _ = vault_sync.load_notes(seed_vault, VaultConfig.load(seed_vault))
     paper = [n for n in notes if n.is_paper]
     assert len(paper) == 5 and all(n.frontmatter.get("experiment") for n in paper)
+
+
+def test_an_unreadable_note_is_never_memoised(seed_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaultlab.vault import sync as vault_sync
+    from vaultlab.vault.model import Diagnostic
+
+    victim = sorted(seed_vault.glob("00*.md"))[3].name
+    real_read = vault_sync._read
+
+    def read(path, relpath, diagnostics, size_hint=-1):  # noqa: ANN001 - as if the file could not be opened
+        if relpath == victim:
+            diagnostics.append(Diagnostic(relpath, 0, "error", "cannot read: Permission denied"))
+            return None
+        return real_read(path, relpath, diagnostics, size_hint)
+
+    monkeypatch.setattr(vault_sync, "_read", read)
+    code, out = sync(seed_vault)
+    assert code == 1 and "cannot read" in out and not (seed_vault / memo.MEMO_RELPATH).exists()
+    code, again = sync(seed_vault)
+    assert "cannot read" in again and not (seed_vault / memo.MEMO_RELPATH).exists()

@@ -8,7 +8,9 @@ both pay the interpreter start):
   duplicates N notes whose titles repeat (groups of --group notes share one paper title)
 
 For each vault: cold = the first sync (no parse cache; it writes experiment/progress into every
-note), warm = the next one (nothing to change, cache used), peak RSS of the sync process.
+note), warm = the next one (nothing to change: parse cache and sync memo used), peak RSS of the
+sync process, and where the CPU time of each goes, stage by stage. Each vault copy is flushed to
+disk (``os.sync``) before it is synced, so the cold sync does not pay for the benchmark's own copy.
 Targets (issue 10): cold ≤ 1.0× python-frontmatter's load; warm ≤ 25 % of cold; memory flat in the
 number of duplicates. Each figure is the best of --repeat runs (wall seconds; on a shared machine
 the neighbours inflate them — the CPU column is the child's user+system time).
@@ -105,42 +107,67 @@ FRONTMATTER_LOAD = "import sys, pathlib, frontmatter\nfor p in sorted(pathlib.Pa
 
 STAGES = """\
 import io, sys, time
+t0 = time.process_time()
+from vaultlab import cli  # what `python -m vaultlab` imports before it runs a command
+imported = time.process_time() - t0
 from pathlib import Path
-t = time.process_time()
-def lap(name):
-    global t
-    now = time.process_time()
-    print(f"    {name:<26}{now - t:7.2f}")
-    t = now
 from rich.console import Console
-from vaultlab import cli_report, writeback
-from vaultlab.catalog import load_catalog, resolve_vault
-from vaultlab.vault.config import VaultConfig
-from vaultlab.vault.sync import load_notes
-from vaultlab.workspace import Workspace
-lap("imports")
-root = Path(sys.argv[1])
-config = VaultConfig.load(root)
-notes, diagnostics = load_notes(root, config)
-lap("load_notes (cached)")
-catalog = load_catalog(root)
-experiments = resolve_vault(notes, catalog, config.raw)
-lap("load_catalog + resolve_vault")
-ws = Workspace(root, config, notes, catalog, experiments, diagnostics)
-plan = writeback.plan_vault(ws)
-lap("plan_vault (write-back)")
-cli_report.print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=Console(file=io.StringIO(), width=80))
-lap("print summary")
+from vaultlab import cli_report, collect as collect_module, workspace, writeback
+from vaultlab.vault import memo, write
+spent, stack = {}, []
+
+def timed(owner, name, label):
+    real = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        start = time.process_time()
+        stack.append(0.0)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            took = time.process_time() - start
+            children = stack.pop()
+            spent[label] = spent.get(label, 0.0) + took - children  # exclusive of the timed stages inside it
+            if stack:
+                stack[-1] += took
+    setattr(owner, name, wrapper)
+
+timed(memo, "take", "fingerprint the vault (memo)")
+timed(memo, "load", "read the memo")
+timed(workspace, "load_notes", "load_notes (parse / cache)")
+timed(workspace, "load_catalog", "load_catalog")
+timed(workspace, "resolve_vault", "resolve_vault")
+timed(writeback, "plan_vault", "plan_vault (write-back plan)")
+timed(write.ChangeSet, "apply", "apply (stage, syncfs, rename)")
+timed(collect_module, "remember_written", "update the parse cache")
+timed(writeback, "remember_outcome", "next sync computed (memo)")
+timed(cli_report, "print_sync_summary", "print the summary")
+t1 = time.process_time()
+code = collect_module.collect(Path(sys.argv[1]), console=Console(file=io.StringIO(), width=80))
+total = time.process_time() - t1
+print(f"    {'imports':<32}{imported:7.2f}")
+for label, seconds in spent.items():
+    print(f"    {label:<32}{seconds:7.2f}")
+print(f"    {'other':<32}{total - sum(spent.values()):7.2f}")
 """
 
 
 def stages(vault: Path) -> str:
-    """CPU seconds of each stage of a warm sync, in one process (where the time goes)."""
+    """CPU seconds of each stage of one sync, in one process: the command's own code path (``collect``),
+    each stage timed exclusive of the stages it calls."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-c", STAGES, str(vault)], env=env, capture_output=True, text=True, check=True).stdout
 
 
-def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[float, float, float]], str]:
+def fresh_copy(template: Path, vault: Path) -> None:
+    """``template`` copied to ``vault``, flushed to disk: the sync should not pay for writing back
+    the copy the benchmark just made (a user's vault is not a second-old copy)."""
+    shutil.rmtree(vault, ignore_errors=True)
+    shutil.copytree(template, vault)
+    if hasattr(os, "sync"):
+        os.sync()
+
+
+def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[float, float, float]], str, str]:
     best: dict[str, tuple[float, float, float]] = {}
 
     def keep(name: str, result: tuple[float, float, float, int]) -> None:
@@ -150,20 +177,22 @@ def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[fl
         if name not in best or wall < best[name][0]:
             best[name] = (wall, cpu, rss)
 
+    vault = work / "vault"
     for _ in range(repeat):
-        vault = work / "vault"
-        shutil.rmtree(vault, ignore_errors=True)
-        shutil.copytree(template, vault)
+        fresh_copy(template, vault)
         keep("cold", timed(sync_command(vault), work / "cold.out"))
         keep("warm", timed(sync_command(vault), work / "warm.out"))
         if "0 files written" not in (work / "warm.out").read_text(encoding="utf-8"):
             raise SystemExit(f"the second sync still changed files; see {work / 'warm.out'}")
         keep("frontmatter", timed([sys.executable, "-c", FRONTMATTER_LOAD, str(vault)], work / "frontmatter.out"))
-    return best, stages(work / "vault")
+    fresh_copy(template, vault)
+    cold_stages = stages(vault)
+    warm_stages = stages(vault)
+    return best, cold_stages, warm_stages
 
 
-def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float, float]], str]) -> None:
-    best, by_stage = measured
+def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float, float]], str, str]) -> None:
+    best, cold_stages, warm_stages = measured
     (cold, cold_cpu, cold_rss), (warm, warm_cpu, warm_rss), (fm, fm_cpu, _) = best["cold"], best["warm"], best["frontmatter"]
     print(f"{label}: {notes} notes")
     print("                             wall s   CPU s  peak MiB")
@@ -172,8 +201,10 @@ def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float,
     print(f"  warm `vaultlab sync`    : {warm:7.2f} {warm_cpu:7.2f} {warm_rss:8.0f}   "
           f"({warm / cold:4.0%} of cold wall, {warm_cpu / cold_cpu:4.0%} CPU; target <= 25 %)")
     print(f"  python-frontmatter load : {fm:7.2f} {fm_cpu:7.2f}")
+    print("  cold sync by stage, CPU s (in-process, the command's code path):")
+    print(cold_stages, end="")
     print("  warm sync by stage, CPU s:")
-    print(by_stage, end="")
+    print(warm_stages, end="")
 
 
 def main() -> None:

@@ -19,9 +19,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from vaultlab.vault import cache as note_cache, memo as sync_memo
 from vaultlab.vault.config import ConfigError, VaultConfig
 from vaultlab.vault.model import Diagnostic
-from vaultlab.vault.sync import remember_written
+from vaultlab.vault.sync import paused_gc, remember_written
 
 LOCK_RELPATH = ".vaultlab/lock"
 LOCK_TIMEOUT_ENV = "VAULTLAB_LOCK_TIMEOUT"
@@ -109,19 +110,21 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
     found changes; 2: a broken ``.vaultlab/config.yaml``.
     """
     from vaultlab.cli_report import print_sync_summary
-    from vaultlab.workspace import open_workspace
-    from vaultlab.writeback import draw_missing_plots, plan_vault
 
     console = console or Console(stderr=True, emoji=False)
     root = Path(vault_root)
     try:
-        VaultConfig.load(root)  # a broken .vaultlab/config.yaml stops here, before any lock or write
+        config = VaultConfig.load(root)  # a broken .vaultlab/config.yaml stops here, before any lock or write
     except ConfigError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     if dry_run or check:
-        ws = open_workspace(root)
-        plan = plan_vault(ws, fix_text=fix_text)
+        from vaultlab.workspace import open_workspace
+        from vaultlab.writeback import plan_vault
+
+        with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
+            ws = open_workspace(root)
+            plan = plan_vault(ws, fix_text=fix_text)
         if dry_run and not check:
             diff = plan.changes.diff()
             if diff:
@@ -136,13 +139,26 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
                       highlight=False)
 
     try:
-        with vault_lock(root, lock_timeout() if timeout_s is None else timeout_s, on_wait=waiting):
-            ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
-            plan = plan_vault(ws, fix_text=fix_text)
+        with vault_lock(root, lock_timeout() if timeout_s is None else timeout_s, on_wait=waiting), note_cache.batched(root):
+            # nothing changed since a sync that left nothing to change: its summary, not a re-run (vault.memo)
+            before = None if fix_text else sync_memo.take(root, config)
+            outcome = sync_memo.load(root, before) if before is not None else None
+            if outcome is not None:
+                ws, plan = outcome.workspace(root)
+                print_sync_summary(ws, plan, written=[], conflicts=[], dry_run=False, console=console, verbose=verbose)
+                return 1 if outcome.errors else 0
+            from vaultlab.workspace import open_workspace
+            from vaultlab.writeback import draw_missing_plots, plan_vault, remember_outcome, written_notes
+
+            with paused_gc():  # the whole vault stays in memory; none of it is cyclic garbage
+                ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
+                plan = plan_vault(ws, fix_text=fix_text)
             draw_missing_plots(ws, plan)
-            result = plan.changes.apply()
-            written = set(result.written)
-            remember_written(root, [n for n in plan.notes_after if n.relpath in written])
+            with paused_gc():
+                result = plan.changes.apply()
+                remember_written(root, written_notes(ws, plan, result.written), result.stats)
+                if before is not None:
+                    remember_outcome(ws, plan, result, before)
     except LockError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1

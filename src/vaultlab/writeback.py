@@ -261,3 +261,63 @@ def _display_path(root: Path, folder: Path | None) -> str:
         return folder.relative_to(root).as_posix()
     except ValueError:
         return str(folder)
+
+
+def written_notes(ws: Workspace, plan: VaultPlan, written: list[str]) -> list[Note]:
+    """The notes among the files ``plan`` wrote, as written: the paper notes it edited
+    (``plan.notes_after``) and the generated notes it created (the dashboard, result notes)."""
+    done = set(written)
+    notes = [n for n in plan.notes_after if n.relpath in done]
+    known = {n.relpath for n in plan.notes_after}
+    for relpath in written:
+        if relpath not in known and relpath.endswith(".md"):
+            notes.append(parse_note_bytes(plan.changes.planned[relpath].new, ws.root / relpath, relpath))
+    return notes
+
+
+def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -> None:
+    """Record what the next sync would print, when it would change nothing (``vault.memo``).
+
+    ``before``: the vault's ``memo.State`` taken before ``ws`` was read; ``result``: the applied
+    change set's ``ApplyReport``. When this sync wrote files, the next sync is computed now, on the
+    notes as written (``plan.notes_after``, plus the generated notes it created), exactly as
+    ``open_workspace`` + ``plan_vault`` would compute it; it is recorded only if it plans no change.
+    Nothing is recorded when the vault, re-stated now, is not ``before`` plus these writes."""
+    from vaultlab.catalog import resolve_vault
+    from vaultlab.vault import memo
+    from vaultlab.vault.config import VaultConfig
+
+    if result.conflicts or result.errors or plan.plots or plan.diagnostics:
+        memo.forget(ws.root)
+        return
+    after = memo.take(ws.root, VaultConfig.load(ws.root))
+    if after.key() != before.after_writes(result.stats).key():
+        memo.forget(ws.root)  # something else changed the vault meanwhile: the next sync reads it
+        return
+    markdown = {relpath for relpath in after.files if relpath.endswith(".md")}  # what the next sync reads as notes
+    if not result.written:
+        if plan.changes.changed or markdown != {n.relpath for n in ws.notes}:
+            memo.forget(ws.root)
+            return
+        memo.save(ws.root, after, memo.Outcome.of(ws.experiments, len(plan.runs), ws.diagnostics))
+        return
+    notes = {n.relpath: n for n in plan.notes_after}
+    notes.update((n.relpath, n) for n in written_notes(ws, plan, result.written))
+    if markdown != notes.keys():  # a note that could not be read, say: the next sync reads it again
+        memo.forget(ws.root)
+        return
+    notes_now = [notes[relpath] for relpath in sorted(notes)]
+    experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw)
+    seen: set[Diagnostic] = set()
+    merged = []
+    for d in [*ws.config.diagnostics, *(d for n in notes_now for d in n.diagnostics), *ws.catalog.diagnostics,
+              *(d for e in experiments for d in e.diagnostics)]:
+        if d not in seen:  # as open_workspace merges them
+            seen.add(d)
+            merged.append(d)
+    ws_now = Workspace(ws.root, ws.config, notes_now, ws.catalog, experiments, merged)
+    plan_now = plan_vault(ws_now)
+    if plan_now.changes.changed or plan_now.plots:
+        memo.forget(ws.root)  # not idempotent here: the next sync does the work itself
+        return
+    memo.save(ws.root, after, memo.Outcome.of(experiments, len(plan_now.runs), [*merged, *plan_now.diagnostics]))

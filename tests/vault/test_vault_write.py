@@ -98,3 +98,57 @@ def test_changeset_diff_apply_and_conflicts(tmp_path: Path) -> None:
 def test_dir_fsync_failure_is_tolerated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(write.os, "fsync", lambda fd: None)
     assert write_atomic(tmp_path / "x.md", b"x", ABSENT)
+
+
+def test_changeset_commits_in_two_phases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every new version is staged (and flushed) before any original is replaced; a note edited after
+    it was staged is a conflict at commit time, its temp file removed and the user's bytes kept."""
+    for name in ("a.md", "b.md", "c.md"):
+        (tmp_path / name).write_bytes(name.encode() + b"\n")
+    changes = ChangeSet(tmp_path)
+    for name in ("a.md", "b.md", "c.md"):
+        changes.add(name, name.encode() + b" v2\n", name.encode() + b"\n")
+    flushed: list[list[str]] = []
+
+    def flush(root: Path, paths: list[str]) -> None:
+        flushed.append(sorted(Path(p).name.split(".vaultlab-tmp")[0] for p in paths))
+        assert all((tmp_path / n).read_bytes() == n.encode() + b"\n" for n in ("a.md", "b.md", "c.md"))  # originals untouched
+        (tmp_path / "b.md").write_bytes(b"user edit\n")  # the user saves b.md while vaultlab flushes
+
+    monkeypatch.setattr(write, "_flush", flush)
+    report = changes.apply()
+    assert len(flushed) == 1 and len(flushed[0]) == 3
+    assert report.written == ["a.md", "c.md"] and [c.path for c in report.conflicts] == ["b.md"]
+    assert (tmp_path / "b.md").read_bytes() == b"user edit\n" and (tmp_path / "a.md").read_bytes() == b"a.md v2\n"
+    assert set(report.stats) == {"a.md", "c.md"} and report.stats["a.md"][0] == len(b"a.md v2\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md", "c.md"]  # no temp file left
+
+
+def test_changeset_interrupted_before_commit_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.md").write_bytes(b"a\n")
+    changes = ChangeSet(tmp_path)
+    changes.add("a.md", b"a2\n", b"a\n")
+    changes.add("new/n.md", b"n\n", None)
+
+    def interrupted(root: Path, paths: list[str]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(write, "_flush", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        changes.apply()
+    assert (tmp_path / "a.md").read_bytes() == b"a\n" and not (tmp_path / "new/n.md").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "a.md"]
+
+
+def test_changeset_keeps_mode_and_refuses_links(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"a\n")
+    (tmp_path / "a.md").chmod(0o640)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.md"
+    outside.write_bytes(b"o\n")
+    (tmp_path / "link.md").symlink_to(outside)
+    changes = ChangeSet(tmp_path)
+    changes.add("a.md", b"a2\n", b"a\n")
+    changes.add("link.md", b"x\n", b"o\n")
+    report = changes.apply()
+    assert report.written == ["a.md"] and (tmp_path / "a.md").stat().st_mode & 0o777 == 0o640
+    assert [path for path, _ in report.errors] == ["link.md"] and outside.read_bytes() == b"o\n"

@@ -46,10 +46,15 @@ def normalise_url(text: str) -> str:
     return url.rstrip("/")
 
 
+_WORDS = re.compile(r"[0-9a-z]+")
+
+
 def normalise_title(text: str) -> str:
+    if text.isascii():  # nothing to decompose (most titles): lower() is casefold() for ASCII
+        return " ".join(_WORDS.findall(text.lower()))
     folded = unicodedata.normalize("NFKD", text).casefold()
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(re.findall(r"[0-9a-z]+", folded))
+    return " ".join(_WORDS.findall(folded))
 
 
 def keys_from_text(text: str, kind_hint: str = "") -> set[PaperKey]:

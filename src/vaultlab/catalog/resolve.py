@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any, NamedTuple
 
 from vaultlab import registry
@@ -21,7 +20,8 @@ from vaultlab.catalog.cards import COMPONENT_CATEGORIES, COMPOSED_CARD, Assumpti
 from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
 from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
 from vaultlab.catalog.vocabulary import normalise_term
-from vaultlab.vault.model import Diagnostic, Note
+from vaultlab.vault.model import Diagnostic, Note, Peers
+from vaultlab.vault.sync import paused_gc
 
 SOURCES = ("card", "note", "config", "cli")  # lowest precedence first
 CONFIG_LABEL = ".vaultlab/config.yaml"
@@ -220,8 +220,7 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
     note_protocol = _note_protocol(note)
     if note_protocol:
         protocol = note_protocol
-    hparams = {profile: {key: Resolved(value, "card", card.source) for key, value in values.items()}
-               for profile, values in (card.profiles.items() if card else [])}
+    hparams = {profile: dict(values) for profile, values in _card_hparams(catalog, card).items()} if card else {}
 
     state = _OverrideTarget(card, catalog, components, hparams, protocol, unmapped_fields, assumptions)
     settings = vault_settings or {}
@@ -248,8 +247,8 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
             assumptions.append(Assumption(f"loss {loss}", f"added with weight 1: the note's supervision {term!r} needs it and no named loss reads it",
                                           "[I] vaultlab composition (catalog/compose.py)"))
         assumptions += compose.composition_assumptions({name: r.value for name, r in components.items()}, dg)
-    found_blockers = compose.blockers(card, {name: r.value for name, r in components.items()},
-                                      [v["backbone"] for v in variant_components.values() if "backbone" in v]) if card else []
+    found_blockers = _blockers(catalog, card, {name: r.value for name, r in components.items()},
+                               [v["backbone"] for v in variant_components.values() if "backbone" in v]) if card else []
     protocol_name = str(protocol.value or "").partition(":")[0]
     if card and protocol_name and not registry.known("protocol", protocol_name):
         found_blockers.append(compose.Blocker("protocol", str(protocol.value), "no protocol of that name is registered",
@@ -278,6 +277,32 @@ def resolve_note(note: Note, catalog: Catalog, vault_settings: dict | None = Non
         paper_keys=paper_keys,
         blockers=found_blockers,
     )
+
+
+def _memo(catalog: Catalog, name: str) -> dict:
+    """A per-catalog memo: what depends only on a card (and plain component values) is computed
+    once per catalog, not once per note (a vault repeats a few cards over thousands of notes)."""
+    return catalog.__dict__.setdefault(f"_resolve_{name}", {})
+
+
+def _card_hparams(catalog: Catalog, card: MethodCard) -> dict[str, dict[str, Resolved]]:
+    """The card's profiles as ``Resolved`` values (shared: ``Resolved`` is frozen; copy the dicts)."""
+    memo = _memo(catalog, "hparams")
+    found = memo.get(card.id)
+    if found is None or found[0] is not card:
+        found = memo[card.id] = (card, {profile: {key: Resolved(value, "card", card.source) for key, value in values.items()}
+                                        for profile, values in card.profiles.items()})
+    return found[1]
+
+
+def _blockers(catalog: Catalog, card: MethodCard, components: dict[str, Any], variant_backbones: list[str]) -> list[compose.Blocker]:
+    """``compose.blockers``, once per (card, component values, variant backbones)."""
+    key = (card.id, repr(sorted(components.items())), tuple(variant_backbones))
+    memo = _memo(catalog, "blockers")
+    found = memo.get(key)
+    if found is None or found[0] is not card:
+        found = memo[key] = (card, tuple(compose.blockers(card, components, variant_backbones)))
+    return list(found[1])
 
 
 def _method_text(note: Note) -> str:
@@ -494,7 +519,8 @@ def resolve_vault(notes: list[Note], catalog: Catalog, settings: dict | None = N
     """Every paper note → an Experiment, ids made unique, duplicate papers flagged on both notes.
     Notes are taken in relpath order so ids and suffixes do not depend on scan order."""
     papers = sorted((n for n in notes if n.is_paper), key=lambda n: n.relpath)
-    experiments = [resolve_note(note, catalog, settings) for note in papers]
+    with paused_gc():
+        experiments = [resolve_note(note, catalog, settings) for note in papers]
     _make_ids_unique(experiments)
     _flag_duplicate_papers(experiments, {n.relpath: n for n in papers})
     return experiments
@@ -549,34 +575,6 @@ def _flag_duplicate_papers(experiments: list[Experiment], notes: dict[str, Note]
         first.diagnostics.append(Diagnostic(first.note_relpath, _identifier_line(notes[first.note_relpath], shared[0]) if shared else 0,
                                             "warning", f"same paper in {len(members)} notes: {listed} (same {', '.join(shared)})",
                                             "merge them, or keep them: they run as separate experiments"))
-
-
-class Peers(Sequence):
-    """The other members' ids of a group of notes on one paper: a view over the group's one list, so a
-    group of n notes costs n, not n² (a vault that repeats one title 2,000 times). Compares equal to
-    the list of those ids; ``list(peers)`` for JSON."""
-
-    __slots__ = ("group", "me")
-
-    def __init__(self, group: list[str], me: str) -> None:
-        self.group, self.me = group, me
-
-    def __iter__(self) -> Iterator[str]:
-        return (other for other in self.group if other != self.me)
-
-    def __len__(self) -> int:
-        return len(self.group) - 1
-
-    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as list's
-        if isinstance(index, slice) and index.step in (None, 1) and (index.start or 0) >= 0 and (index.stop or 0) >= 0:
-            return list(islice(self, index.start or 0, index.stop if index.stop is not None else len(self)))
-        return list(self)[index]
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, (list, tuple, Peers)) else NotImplemented
-
-    def __repr__(self) -> str:
-        return repr(list(self))
 
 
 def _group_keys(experiments: list[Experiment], members: list[int]) -> set[PaperKey]:

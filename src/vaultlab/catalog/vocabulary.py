@@ -9,6 +9,7 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from vaultlab.catalog.yamlfile import YamlData, YamlFileError, load_yaml_file
@@ -19,6 +20,7 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _LOSS_WORDS = {"loss", "losses"}
 
 
+@lru_cache(maxsize=1 << 16)  # resolving a vault asks for the same few hundred terms again and again
 def normalise_term(text: str) -> str:
     """The form two spellings of one term share: NFKC, case-folded, "+" → "plus", no punctuation or
     spaces, no trailing "loss" ("MMD loss " → "mmd", "DeepLabv3+" → "deeplabv3plus")."""
@@ -61,6 +63,7 @@ class Vocabulary:
         self._reindex()
 
     def _reindex(self) -> None:
+        self._lookups: dict[tuple[str, str], TermLookup] = {}  # (category, text) → lookup, for this index
         self._index = {category: {} for category in self.entries}
         for category, entries in self.entries.items():
             for entry in entries.values():
@@ -79,6 +82,12 @@ class Vocabulary:
     def lookup(self, category: str, text: str) -> TermLookup:
         """Map one item. Whole-term match first (so ``DepthNet+UNet`` and ``DeepLabv3+`` hit their
         entries), then ``A+B`` of known parts, which maps to the composite id ``a+b``."""
+        found = self._lookups.get((category, text))
+        if found is None:
+            found = self._lookups[(category, text)] = self._lookup(category, text)
+        return found
+
+    def _lookup(self, category: str, text: str) -> TermLookup:
         index = self._index.get(category, {})
         found = index.get(normalise_term(text))
         if found:

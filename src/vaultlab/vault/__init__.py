@@ -10,8 +10,11 @@ Entry points (each module holds one idea):
 - ``sync.load_notes(root, config)``: every note, through the parse cache; ``sync.plan_sync`` /
   ``sync.plan_note_updates``: vaultlab's property updates as new bytes.
 - ``edit.set_properties`` / ``edit.replace_region`` / ``edit.upsert_results_rows``: splice-only edits.
-- ``write.ChangeSet`` / ``write.write_atomic`` / ``write.safe_path``: safe writes.
+- ``write.ChangeSet`` / ``write.write_atomic`` / ``write.safe_path``: safe writes (a change set
+  commits in two phases: all temp files, one flush, then the renames).
+- ``cache``: the parse cache; ``memo``: the outcome of the last sync that left nothing to change,
+  keyed by a fingerprint of everything a sync reads (a warm sync prints it and stops).
 
 Import order, no cycles: yaml12, frontmatter, lines, text → structure → blocks → model → scan →
-config → note, edit, regions, tables, cache, sync.
+config → note, edit, regions, tables, cache, memo, sync.
 """

@@ -6,7 +6,9 @@ opening ``---`` is line 1), so every diagnostic can say ``path:line``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +89,10 @@ class Note:
 
     @property
     def stem(self) -> str:
-        return self.path.stem
+        """The file name without its suffix (``Path.stem``, without building it from ``path``)."""
+        name = self.relpath.rpartition("/")[2] if self.relpath else self.path.name
+        dot = name.rfind(".")
+        return name[:dot] if 0 < dot < len(name) - 1 else name
 
     def summary_field(self, key: str) -> SummaryField | None:
         for f in self.summary:
@@ -112,6 +117,34 @@ class Note:
     @property
     def usable(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
+
+
+class Peers(Sequence):
+    """The other members' ids of a group of notes on one paper: a view over the group's one list, so a
+    group of n notes costs n, not n² (a vault that repeats one title 2,000 times). Compares equal to
+    the list of those ids; ``list(peers)`` for JSON."""
+
+    __slots__ = ("group", "me")
+
+    def __init__(self, group: list[str], me: str) -> None:
+        self.group, self.me = group, me
+
+    def __iter__(self) -> Iterator[str]:
+        return (other for other in self.group if other != self.me)
+
+    def __len__(self) -> int:
+        return len(self.group) - 1
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as list's
+        if isinstance(index, slice) and index.step in (None, 1) and (index.start or 0) >= 0 and (index.stop or 0) >= 0:
+            return list(islice(self, index.start or 0, index.stop if index.stop is not None else len(self)))
+        return list(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, tuple, Peers)) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 class _BuiltOnFirstUse:

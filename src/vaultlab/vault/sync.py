@@ -11,7 +11,8 @@ import datetime as dt
 import gc
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +29,26 @@ STATE_EMOJI = {"to_read": "📚", "reading": "📖", "read": "✅"}
 _ORDER = {state: i for i, state in enumerate(READING_STATES)}
 
 
-def load_notes(root: Path, config: VaultConfig, cache: bool = True) -> tuple[list[Note], list[Diagnostic]]:
-    """Every note of the vault, parsed (or taken from the cache when unchanged), plus all diagnostics."""
-    # Loading keeps ~20 small containers per note alive; the cyclic garbage collector would rescan
-    # that growing heap again and again (a quarter of a 10,000-note sync), and none of it is garbage.
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for a block that builds a large, long-lived heap.
+
+    A sync keeps ~20 small containers per note alive, then an Experiment of ~30 objects per note;
+    the collector would rescan that growing heap again and again (a quarter to a half of a
+    10,000-note sync), and none of it is garbage. Reference counting still frees everything else."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _load_notes(Path(root), config, cache)
+        yield
     finally:
         if collecting:
             gc.enable()
+
+
+def load_notes(root: Path, config: VaultConfig, cache: bool = True) -> tuple[list[Note], list[Diagnostic]]:
+    """Every note of the vault, parsed (or taken from the cache when unchanged), plus all diagnostics."""
+    with paused_gc():
+        return _load_notes(Path(root), config, cache)
 
 
 def _load_notes(root: Path, config: VaultConfig, cache: bool) -> tuple[list[Note], list[Diagnostic]]:
@@ -71,21 +81,31 @@ def _load_notes(root: Path, config: VaultConfig, cache: bool) -> tuple[list[Note
     return notes, diagnostics
 
 
-def remember_written(root: Path, notes: list[Note]) -> None:
+def remember_written(root: Path, notes: list[Note], stats: Mapping[str, tuple[int, int]] | None = None) -> None:
     """Record notes vaultlab just wrote (parsed from the bytes it wrote) in the parse cache, so the
-    next sync does not re-read them. A file whose bytes on disk are not the note's (someone edited it
-    meanwhile) is left out, and the next sync reads it."""
+    next sync does not re-read them. ``stats``: relpath → (size, mtime_ns) of each file as
+    ``ChangeSet.apply`` left it (``ApplyReport.stats``); without it, each file is read back and kept
+    only when its bytes are the note's. A file edited since moves its mtime, and the next sync reads it."""
+    if not notes:
+        return
     entries = note_cache.load(root)
-    if not entries or not notes:
+    if not entries:
         return
     for note in notes:
-        try:
-            info = os.stat(note.path)
-            raw = note.path.read_bytes()
-        except OSError:
-            continue
-        if len(raw) == info.st_size and hashlib.sha256(raw).hexdigest() == note.digest:
-            entries[note.relpath] = (info.st_size, info.st_mtime_ns, note_cache.note_state(note))
+        if stats is not None:
+            if note.relpath not in stats:
+                continue
+            size, mtime_ns = stats[note.relpath]
+        else:
+            try:
+                info = os.stat(note.path)
+                raw = note.path.read_bytes()
+            except OSError:
+                continue
+            if len(raw) != info.st_size or hashlib.sha256(raw).hexdigest() != note.digest:
+                continue
+            size, mtime_ns = info.st_size, info.st_mtime_ns
+        entries[note.relpath] = (size, mtime_ns, note_cache.note_state(note))
     note_cache.save(root, entries)
 
 

@@ -6,8 +6,6 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
-import ftfy
-
 READING_STATES = ("to_read", "reading", "read")
 
 # Words people (and paper-note templates) use for each state; the vault's own labels from
@@ -29,7 +27,10 @@ def looks_garbled(value: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _fixed(value: str) -> str:
-    # The same few values (status labels) repeat across a vault; ftfy is slow enough to cache.
+    # The same few values (status labels) repeat across a vault; ftfy is slow enough to cache, and
+    # slow to import (a sixth of a warm sync): only a note with non-ASCII values loads it.
+    import ftfy
+
     return ftfy.fix_encoding(value)
 
 

@@ -145,3 +145,17 @@ def test_a_non_rgb_input_blocks_until_set_to_rgb_and_dynamic_is_said(catalog, ma
     assert not exp.runnable and "input 'hsv'" in exp.runnable_reason and "--set input=rgb" in exp.runnable_reason
     exp = resolve_note(note, catalog, cli_overrides={"input": "RGB"})
     assert exp.runnable and any(a.what == "temporal" for a in exp.assumptions)
+
+
+def test_a_list_written_with_and_is_split_and_a_bracketed_qualifier_is_named_not_acted_on(catalog, make_note):
+    """Survey notes write "CE loss and triplet loss" and "ResNet-50 (ImageNet pre-trained)"."""
+    exp = resolve_note(make_note("021_x.md", {"Backbone": "ResNet-50 (ImageNet, pre-trained)",
+                                              "Loss": "Cross-entropy loss and triplet loss"}), catalog)
+    assert exp.runnable, exp.runnable_reason
+    assert exp.components["backbone"].value == "resnet50"
+    assert exp.components["losses"].value == {"bce": 1.0, "triplet": 1.0}
+    qualified = [a for a in exp.assumptions if "ImageNet" in a.what]
+    assert len(qualified) == 1 and "not acted on" in qualified[0].choice and "--pretrained" in qualified[0].provenance
+    # a qualifier on an unknown term still blocks, naming the whole term
+    blocked = resolve_note(make_note("022_x.md", {"Backbone": "Swin Transformer (tiny)", "Loss": "CE loss"}), catalog)
+    assert not blocked.runnable and "Swin Transformer (tiny)" in blocked.runnable_reason

@@ -99,3 +99,15 @@ def test_task_lines_are_exact_across_blank_lines() -> None:
     note = parse("**Reading Progress:**\n\n- [x] A\n\n\n- [ ] B\n\t- [x] C\n")
     assert [(t.line, t.text) for t in note.progress_tasks] == [(3, "A"), (6, "B"), (7, "C")]
     assert note.progress_line == 1
+
+
+def test_summary_items_split_on_commas_semicolons_and_the_word_and_but_not_inside_brackets():
+    from vaultlab.vault.model import SummaryField
+
+    def items(value):
+        return SummaryField("Loss", "loss", value, 1).items
+
+    assert items("MMD loss , Paired Similarity") == ["MMD loss", "Paired Similarity"]
+    assert items("CE loss and triplet loss; SupCon & MMD") == ["CE loss", "triplet loss", "SupCon", "MMD"]
+    assert items("ResNet-50 (ImageNet, pre-trained and frozen)") == ["ResNet-50 (ImageNet, pre-trained and frozen)"]
+    assert items("Sandstone andante") == ["Sandstone andante"]

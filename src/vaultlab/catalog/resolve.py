@@ -19,7 +19,7 @@ from vaultlab.catalog import compose
 from vaultlab.catalog.cards import COMPONENT_CATEGORIES, COMPOSED_CARD, Assumption, Catalog, MethodCard
 from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
 from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
-from vaultlab.catalog.vocabulary import normalise_term
+from vaultlab.catalog.vocabulary import normalise_term, split_qualifier
 from vaultlab.vault.model import Diagnostic, Note, Peers
 from vaultlab.vault.sync import paused_gc
 
@@ -355,6 +355,8 @@ def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None
         mapped: list[str] = []
         for item in summary.items:
             found = vocabulary.lookup(category, item)
+            if found.canonical is None:
+                found = _lookup_qualified(vocabulary, category, item, summary.label, assumptions) or found
             if normalise_term(item) in skip or (found.canonical is not None and normalise_term(found.canonical) in skip):
                 dropped.append((item, summary.line))
                 continue
@@ -400,6 +402,23 @@ def _apply_note_components(note: Note, catalog: Catalog, card: MethodCard | None
         else:
             components[component] = Resolved(mapped[0], "note", where)
     return backbones, unmapped_fields, dropped
+
+
+def _lookup_qualified(vocabulary, category: str, item: str, label: str, assumptions: list[Assumption]):
+    """``"ResNet-50 (ImageNet pre-trained)"``: the term without its bracketed qualifier, when that is
+    known; the qualifier is not acted on, and the assumptions say so."""
+    bare, qualifier = split_qualifier(item)
+    if not qualifier or not bare:
+        return None
+    found = vocabulary.lookup(category, bare)
+    if found.canonical is None:
+        return None
+    lowered = qualifier.casefold()
+    weights = (" — pretrained weights come only from `--pretrained PATH` (nothing is downloaded); without it the "
+               "backbone trains from scratch") if any(w in lowered for w in ("pretrain", "pre-train", "pre train", "imagenet")) else ""
+    assumptions.append(Assumption(f"{label}: {item!r}", f"{found.canonical}; {qualifier} is not acted on",
+                                  f"[I] vaultlab reads bracketed text as a qualifier that changes nothing it builds{weights}"))
+    return found
 
 
 def _config_layers(settings: dict, base_id: str, stem: str, card: MethodCard | None) -> list[tuple[dict, bool]]:

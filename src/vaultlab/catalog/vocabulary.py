@@ -37,6 +37,16 @@ def split_composite(text: str) -> list[str]:
     return parts if len(parts) > 1 and all(parts) else [text.strip()]
 
 
+_QUALIFIER = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*")
+
+
+def split_qualifier(text: str) -> tuple[str, str]:
+    """``"ResNet-50 (ImageNet pre-trained)"`` → ``("ResNet-50", "(ImageNet pre-trained)")``: the term
+    without its bracketed qualifiers, and those qualifiers ("" when there are none)."""
+    qualifiers = [m.group().strip() for m in _QUALIFIER.finditer(text)]
+    return (_QUALIFIER.sub(" ", text).strip(), " ".join(qualifiers)) if qualifiers else (text.strip(), "")
+
+
 @dataclass(frozen=True)
 class VocabularyEntry:
     canonical: str

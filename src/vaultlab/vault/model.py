@@ -6,6 +6,7 @@ opening ``---`` is line 1), so every diagnostic can say ``path:line``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -42,8 +43,25 @@ class SummaryField:
 
     @property
     def items(self) -> list[str]:
-        """Comma-separated values, stripped, empties dropped ("MMD loss , Paired Similarity" → 2 items)."""
-        return [part.strip() for part in self.value.split(",") if part.strip()]
+        """The listed values, stripped, empties dropped: separated by commas, semicolons or a word "and"
+        / "&" ("MMD loss , Paired Similarity" → 2 items, "CE loss and triplet loss" → 2), never inside
+        brackets ("ResNet-50 (ImageNet, pre-trained)" stays one item)."""
+        return [part.strip() for part in _split_list(self.value) if part.strip()]
+
+
+_LIST_SEPARATOR = re.compile(r"[,;]|\s+(?:and|&)\s+", re.IGNORECASE)
+
+
+def _split_list(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}" and depth > 0
+        if depth == 0 and i >= start and (match := _LIST_SEPARATOR.match(text, i)):
+            parts.append(text[start:i])
+            start = match.end()
+    parts.append(text[start:])
+    return parts
 
 
 @dataclass(frozen=True)

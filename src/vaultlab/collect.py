@@ -9,6 +9,7 @@ dashboard. Two collectors started at once never both write: the second waits for
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -163,9 +164,24 @@ def collect(vault_root: Path, *, dry_run: bool = False, console: Console | None 
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
     conflicts = [c.path for c in result.conflicts]
+    _point_at_written_lines(ws, plan, result.written)
     plan.diagnostics += [Diagnostic(path, 0, "error", f"not written: {error}") for path, error in result.errors]
     print_sync_summary(ws, plan, written=result.written, conflicts=conflicts, dry_run=False, console=console, verbose=verbose)
     return 1 if conflicts or _has_errors(ws, plan) else 0
+
+
+def _point_at_written_lines(ws, plan, written: list[str]) -> None:
+    """Warnings were found in the notes as read; in a note this sync rewrote (a property added above
+    them) they must name the line as it is now."""
+    written = set(written)
+
+    def moved(d: Diagnostic) -> Diagnostic:
+        line = plan.changes.line_after(d.path, d.line) if d.path in written and d.line else d.line
+        return d if line == d.line else dataclasses.replace(d, line=line)
+
+    if written:
+        ws.diagnostics[:] = [moved(d) for d in ws.diagnostics]
+        plan.diagnostics[:] = [moved(d) for d in plan.diagnostics]
 
 
 def _has_errors(ws, plan) -> bool:

@@ -220,3 +220,17 @@ def test_a_broken_vault_config_is_a_one_line_usage_error(vault):
     for args in (("sync", str(vault)), ("collect", str(vault)), ("list", "--vault", str(vault))):
         result = invoke(*args)
         assert result.exit_code == 2 and ".vaultlab/config.yaml:2" in result.output and "Traceback" not in result.output
+
+
+def test_a_warning_names_the_line_as_the_note_is_after_the_sync_wrote_it(vault):
+    """Sync adds `experiment:` to the frontmatter; a warning about the Quick Summary below must name the
+    line the user opens afterwards, not the line it had before the write."""
+    note = vault / "050_survey.md"
+    note.write_text('---\ntags: [paper]\nstatus: "To Read"\n---\n\n# Central Difference Nets\n\n## Quick Summary\n'
+                    "**Method:** CDCN++\n- **Backbone:** CDCN++\n- **Loss:** Depth loss\n", encoding="utf-8")
+    result = invoke("sync", str(vault))
+    lines = note.read_text(encoding="utf-8").splitlines()
+    assert "experiment:" in "\n".join(lines[:5])  # the sync did write above the summary
+    found = re.search(r"050_survey\.md:(\d+): warning: Backbone: unknown term 'CDCN\+\+'", result.output)
+    assert found, result.output
+    assert lines[int(found.group(1)) - 1] == "- **Backbone:** CDCN++"

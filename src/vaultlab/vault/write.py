@@ -207,6 +207,32 @@ class ChangeSet:
                 chunks.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
         return "".join(chunks)
 
+    def line_after(self, relpath: str, line: int) -> int:
+        """Where ``line`` (1-based) of ``relpath`` as it was read is in the file as planned: a warning
+        printed after the sync wrote must point at the line the user will open. Lines in an edited
+        region map to that region's first line."""
+        write = self.planned.get(relpath)
+        if write is None or write.old is None or line <= 0:
+            return line
+        old, new = write.old.split(b"\n"), write.new.split(b"\n")
+        head = 0
+        while head < min(len(old), len(new)) and old[head] == new[head]:
+            head += 1
+        if line <= head:
+            return line
+        tail = 0
+        while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+            tail += 1
+        if line > len(old) - tail:
+            return line + len(new) - len(old)
+        index = line - 1
+        for a, b, size in difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks():
+            if a <= index < a + size:
+                return b + index - a + 1
+            if a > index:
+                return b + 1  # inside an edit: the first line after it that both versions share
+        return line
+
     def apply(self) -> ApplyReport:
         """Write every change; a conflict or error on one file is reported and the others go on.
 

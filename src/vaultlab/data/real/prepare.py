@@ -40,7 +40,7 @@ from vaultlab.data.real.cache import (
     write_json_atomic,
 )
 from vaultlab.data.real.crops import CropSpec, VideoCrops, crop_in_worker, crop_presentation, start_worker
-from vaultlab.data.real.faces import DETECTOR_NAME, FaceDetector
+from vaultlab.data.real.faces import CROP_RESIZE, DETECTOR_NAME, FaceDetector
 from vaultlab.data.real.layouts import discover_dataset
 from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE, pseudo_targets
 from vaultlab.data.real.records import VideoRecord
@@ -65,7 +65,7 @@ class PrepareSettings:
 
     def as_manifest(self) -> dict:
         return {"frames": parse_frame_convention(self.frames).text, "size": self.size, "crop_scale": self.crop_scale,
-                "shard_size": self.shard_size, "detector": DETECTOR_NAME, "depth_source": DEPTH_SOURCE,
+                "shard_size": self.shard_size, "detector": DETECTOR_NAME, "crop_resize": CROP_RESIZE, "depth_source": DEPTH_SOURCE,
                 "parsing_source": PARSING_SOURCE, "parsing_classes": PARSING_CLASSES}
 
     @property

@@ -45,7 +45,7 @@ from vaultlab.data.real.layouts import discover_dataset
 from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE, pseudo_targets
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import parse_frame_convention
-from vaultlab.data.real.video import UnreadableMediaError
+from vaultlab.data.real.video import UnreadableMediaError, keep_decoder_memory
 from vaultlab.data.sampleset import SampleSet
 
 DEFAULT_SHARD_SIZE = 32  # videos per shard
@@ -128,6 +128,7 @@ def crop_all(records: list[VideoRecord], spec: CropSpec, workers: int) -> Iterat
 
         threads = cv2.getNumThreads()
         cv2.setNumThreads(1)  # one process, one core: the same work per video as in a worker
+        keep_decoder_memory()
         detector = FaceDetector()
         try:
             for record in records:

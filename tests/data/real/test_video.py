@@ -28,6 +28,14 @@ def test_seeking_reads_the_same_frames_as_decoding_from_the_start(tmp_path, name
         assert all(np.array_equal(frame, everything[i]) for i, frame in got)
 
 
+@pytest.mark.parametrize("name", ["a.avi", "b.mp4"])
+def test_the_container_index_gives_what_reading_every_packet_gives(tmp_path, name):
+    path = write_video(tmp_path / name, moving_frames(30), gop=7)
+    assert index_video(path) == index_video(path, container_index=False)
+    truncated = write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)
+    assert index_video(truncated) == index_video(truncated, container_index=False)
+
+
 def test_truncated_file_states_more_frames_than_it_holds(tmp_path):
     path = write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)
     index = index_video(path)

@@ -1,7 +1,7 @@
 """Reading frames: PyAV for videos (display rotation applied), OpenCV for still images.
 
 A video is first *indexed* without decoding: its packets give the presentation timestamp of every
-frame and which frames are keyframes. ``read_frames`` then seeks to the keyframe before each wanted
+frame and which frames are keyframes (an AVI's own complete index gives the same without reading them). ``read_frames`` then seeks to the keyframe before each wanted
 frame whenever that skips decoding (6+mid on a 1080p video decodes a dozen frames instead of
 ninety), and names every decoded frame by its timestamp, so a seek and a decode from the start
 give the same frames. Containers whose packets carry no usable timestamps are decoded from the
@@ -120,8 +120,9 @@ def rotate_upright(frame: np.ndarray, degrees_counterclockwise: int) -> np.ndarr
     return np.ascontiguousarray(np.rot90(frame, quarter_turns)) if quarter_turns else frame
 
 
-def index_video(path: Path) -> VideoIndex:
-    """The container's stated frame count and its packets' timestamps and keyframes (no decoding)."""
+def index_video(path: Path, container_index: bool = True) -> VideoIndex:
+    """The container's stated frame count and its packets' timestamps and keyframes (no decoding);
+    ``container_index=False`` reads every packet even where the container's own index would do."""
     import av
 
     packets: list[tuple[int | None, bool]] = []
@@ -129,8 +130,9 @@ def index_video(path: Path) -> VideoIndex:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
             declared = max(int(stream.frames or 0), 0)
+            packets = _complete_avi_index(container, stream, declared, path) if container_index else []
             try:
-                for packet in container.demux(stream):
+                for packet in container.demux(stream) if not packets else ():
                     if packet.size:
                         packets.append((packet.pts, bool(packet.is_keyframe)))
             except av.FFmpegError:
@@ -144,6 +146,23 @@ def index_video(path: Path) -> VideoIndex:
     order = sorted(range(len(packets)), key=lambda i: stamps[i])
     keyframes = tuple(rank for rank, i in enumerate(order) if packets[i][1]) or (0,)
     return VideoIndex(declared, tuple(stamps[i] for i in order), keyframes, True)
+
+
+def _complete_avi_index(container, stream, declared: int, path: Path) -> list[tuple[int | None, bool]]:
+    """An AVI's own index (idx1, read when the file opens) as (pts, keyframe) per packet, when it lists
+    every declared frame inside the file; else [] and the caller reads every packet.
+
+    Only AVI: there an index entry's timestamp is the packet's pts (frame counter), so the result is
+    what reading the packets gives, without reading them (3 of 4 ms per 1080p video). MP4/MOV index
+    entries hold decode timestamps, which differ from the pts when frames are reordered. A file cut
+    short loses its idx1 (it follows the frames), so it is always read packet by packet."""
+    if container.format.name != "avi" or declared <= 0:
+        return []
+    entries = [entry for entry in stream.index_entries if entry.size and not entry.is_discard]
+    chunk_header = 8  # an AVI index entry points at its chunk's id and size, the frame's bytes follow
+    if len(entries) != declared or max(e.pos + chunk_header + e.size for e in entries) > path.stat().st_size:
+        return []
+    return [(entry.timestamp, bool(entry.is_keyframe)) for entry in entries]
 
 
 def iter_frames(path: Path, indices: Iterable[int], index: VideoIndex | None = None,

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vaultlab.data.real.video import rgb_square_of
+
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 DETECTION_SIDE = 240  # frames are shrunk by a whole factor so their long side is at most this before detection (speed)
 MIN_FACE_FRACTION = 0.2  # smallest face searched, as a fraction of the frame's short side
@@ -26,7 +28,7 @@ MIN_FACE_FRACTION = 0.2  # smallest face searched, as a fraction of the frame's 
 # name, so a cache prepared before that change is not resumed with crops made the other way
 DETECTOR_NAME = (f"haar-frontalface-default (shrunk by a whole factor to a long side ≤ {DETECTION_SIDE} px, faces ≥ "
                  f"{MIN_FACE_FRACTION:g} of the short side, videos searched on their luma plane)")
-CROP_RESIZE = "box average by the whole factor leaving 1-2x the output side, then area resize"  # in the manifest
+CROP_RESIZE = "box average (video: in YUV 4:2:0) by the whole factor leaving 1-2x the output side, then area resize"  # in the manifest
 
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels
 
@@ -73,28 +75,22 @@ def square_around(box: Box, crop_scale: float) -> Box:
 
 
 def crop_resized(source, square: Box, size: int) -> np.ndarray:
-    """Cut ``square`` out of ``source`` (zeros where it leaves the frame) and resize to size×size.
+    """Cut ``square`` out of ``source`` (black where it leaves the frame) and resize to size×size.
 
-    ``source`` is an RGB array or a decoded ``video.Picture`` (only the square is converted to RGB).
-    A square more than twice ``size`` is first box-averaged by the whole factor that leaves it at
-    least ``size`` (its centred part divisible by it: under k pixels go), then area-resized: within a
-    grey level on average of one direct area resize, at a third of its cost (0.6 of 255 on 1080p faces)."""
+    ``source`` is an RGB array or a decoded ``video.Picture`` (which shrinks the square in YUV and
+    converts only that to RGB). A square more than twice ``size`` is first box-averaged by the whole
+    factor k that leaves it at least ``size`` (its centred part whose side is a multiple of 2k: under
+    2k pixels go), then area-resized: within a grey level on average of one direct area resize of
+    the RGB square, at a third of its cost."""
     import cv2
 
     x, y, side, _ = square
-    height, width = source.shape[:2]
     k = max(1, side // size)
-    usable = side - side % k  # the centred usable×usable part: an exact box average by k
-    x, y, side = x + (side - usable) // 2, y + (side - usable) // 2, usable
-    canvas = np.zeros((side, side, 3), np.uint8)
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
-    if x1 > x0 and y1 > y0:
-        region = source[y0:y1, x0:x1] if isinstance(source, np.ndarray) else source.rgb_region(x0, y0, x1, y1)
-        canvas[y0 - y : y1 - y, x0 - x : x1 - x] = region
-    if k > 1:
-        canvas = cv2.resize(canvas, (side // k, side // k), interpolation=cv2.INTER_AREA)
-    interpolation = cv2.INTER_AREA if canvas.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(canvas, (size, size), interpolation=interpolation)
+    usable = max(2 * k, side - side % (2 * k))  # 4:2:0 chroma: a whole number of chroma pixels per box
+    x, y = x + (side - usable) // 2, y + (side - usable) // 2
+    shrunk = rgb_square_of(source, x, y, usable, k) if isinstance(source, np.ndarray) else source.rgb_square(x, y, usable, k)
+    interpolation = cv2.INTER_AREA if shrunk.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(shrunk, (size, size), interpolation=interpolation)
 
 
 def centre_square(image) -> Box:

@@ -6,8 +6,8 @@ frame whenever that skips decoding (6+mid on a 1080p video decodes a dozen frame
 ninety), and names every decoded frame by its timestamp, so a seek and a decode from the start
 give the same frames. Containers whose packets carry no usable timestamps are decoded from the
 start. A decoded frame comes out as a ``Picture`` that converts lazily: the luma plane (free for
-planar YUV) for face detection, and RGB only for the region that is cropped; a full 1080p frame
-is never turned into RGB on that path (it was a tenth of the CPU time per crop). Every failure to open becomes ``UnreadableMediaError`` naming the file; a stream that stops
+planar YUV) for face detection, and RGB only for the cropped square, after it is shrunk in YUV; a
+full 1080p frame is never turned into RGB on that path (it was a tenth of the CPU time per crop). Every failure to open becomes ``UnreadableMediaError`` naming the file; a stream that stops
 decoding part-way ends the read (the caller compares what came back with what was asked).
 """
 
@@ -43,7 +43,7 @@ _LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p"
 
 class Picture:
     """One decoded video frame, upright, converted only as far as asked: ``gray()`` (the luma) for
-    detection, ``rgb_region`` for a crop, ``rgb()`` for everything. ``shape`` is the upright (h, w, 3)."""
+    detection, ``rgb_square`` for a crop, ``rgb()`` for everything. ``shape`` is the upright (h, w, 3)."""
 
     def __init__(self, frame, rotation_degrees: int) -> None:
         self._frame = frame  # holds the decoder's buffers the plane views point into
@@ -71,30 +71,50 @@ class Picture:
             self._rgb = rotate_upright(self._frame.to_ndarray(format="rgb24"), 90 * self._turns)
         return self._rgb
 
-    def rgb_region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-        """RGB of the upright frame's [y0:y1, x0:x1] (inside the frame). For 4:2:0 video only that
-        region is converted (OpenCV's BT.601 limited-range I420, libswscale's default for such
-        frames); other pixel formats convert the whole frame once."""
+    def rgb_square(self, x: int, y: int, side: int, k: int) -> np.ndarray:
+        """RGB of the upright frame's square [y:y+side, x:x+side] (black where it leaves the frame),
+        box-averaged by ``k``: (side//k, side//k, 3); ``side`` a multiple of 2k.
+
+        For 4:2:0 video the square is cut and box-averaged in YUV (luma at full, chroma at half
+        resolution; padding is YUV black) and only the shrunk square becomes RGB (OpenCV's BT.601
+        limited-range I420, libswscale's default for such frames), its origin rounded down to even
+        luma pixels so the chroma lines up. Other pixel formats convert the whole frame once."""
         frame = self._frame
         raw_h, raw_w = frame.height, frame.width
-        if frame.format.name != "yuv420p" or raw_h % 2 or raw_w % 2 or self._rgb is not None:
-            return self.rgb()[y0:y1, x0:x1]
+        if frame.format.name != "yuv420p" or raw_h % 2 or raw_w % 2 or self._rgb is not None or side % (2 * k):
+            return rgb_square_of(self.rgb(), x, y, side, k)
         import cv2
 
-        rows = np.rot90(np.broadcast_to(np.arange(raw_h)[:, None], (raw_h, raw_w)), self._turns)
-        cols = np.rot90(np.broadcast_to(np.arange(raw_w)[None, :], (raw_h, raw_w)), self._turns)
-        corner_rows, corner_cols = (int(rows[y0, x0]), int(rows[y1 - 1, x1 - 1])), (int(cols[y0, x0]), int(cols[y1 - 1, x1 - 1]))
-        r0, r1 = min(corner_rows), max(corner_rows) + 1
-        c0, c1 = min(corner_cols), max(corner_cols) + 1
-        e0, e1, f0, f1 = r0 & ~1, r1 + (r1 & 1), c0 & ~1, c1 + (c1 & 1)  # chroma is sampled on even pixels
-        h, w = e1 - e0, f1 - f0
-        i420 = np.empty(h * w * 3 // 2, np.uint8)
-        i420[: h * w] = self._plane(0, raw_h, raw_w)[e0:e1, f0:f1].ravel()
-        quarter = h * w // 4
-        i420[h * w : h * w + quarter] = self._plane(1, raw_h // 2, raw_w // 2)[e0 // 2 : e1 // 2, f0 // 2 : f1 // 2].ravel()
-        i420[h * w + quarter :] = self._plane(2, raw_h // 2, raw_w // 2)[e0 // 2 : e1 // 2, f0 // 2 : f1 // 2].ravel()
-        rgb = cv2.cvtColor(i420.reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGB_I420)[r0 - e0 : r1 - e0, c0 - f0 : c1 - f0]
+        # the raw frame's square that turns into this one (np.rot90 by quarter turns, counter-clockwise)
+        rx, ry = ((x, y), (raw_w - y - side, x), (raw_w - x - side, raw_h - y - side), (y, raw_h - x - side))[self._turns]
+        rx, ry = rx & ~1, ry & ~1
+        luma = np.full((side, side), 16, np.uint8)
+        chroma = [np.full((side // 2, side // 2), 128, np.uint8) for _ in range(2)]
+        x0, y0, x1, y1 = max(rx, 0), max(ry, 0), min(rx + side, raw_w), min(ry + side, raw_h)  # all even
+        if x1 > x0 and y1 > y0:
+            luma[y0 - ry : y1 - ry, x0 - rx : x1 - rx] = self._plane(0, raw_h, raw_w)[y0:y1, x0:x1]
+            for plane, canvas in zip((1, 2), chroma):
+                canvas[(y0 - ry) // 2 : (y1 - ry) // 2, (x0 - rx) // 2 : (x1 - rx) // 2] = \
+                    self._plane(plane, raw_h // 2, raw_w // 2)[y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]
+        n = side // k
+        if k > 1:
+            luma = cv2.resize(luma, (n, n), interpolation=cv2.INTER_AREA)
+            chroma = [cv2.resize(c, (n // 2, n // 2), interpolation=cv2.INTER_AREA) for c in chroma]
+        i420 = np.concatenate([luma.ravel(), chroma[0].ravel(), chroma[1].ravel()]).reshape(n * 3 // 2, n)
+        rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
         return np.ascontiguousarray(np.rot90(rgb, self._turns)) if self._turns else rgb
+
+
+def rgb_square_of(rgb: np.ndarray, x: int, y: int, side: int, k: int) -> np.ndarray:
+    """An RGB array's square [y:y+side, x:x+side] (black where it leaves the array), box-averaged by ``k``."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    canvas = np.zeros((side, side, 3), np.uint8)
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
+    if x1 > x0 and y1 > y0:
+        canvas[y0 - y : y1 - y, x0 - x : x1 - x] = rgb[y0:y1, x0:x1]
+    return cv2.resize(canvas, (side // k, side // k), interpolation=cv2.INTER_AREA) if k > 1 else canvas
 
 
 def keep_decoder_memory() -> bool:

@@ -18,7 +18,9 @@
    stage (index, seek + decode, face search, crop; best of two passes in this process over 32 of
    the videos), the rest of a one-process prepare (shards, pseudo maps, manifest), what starting N
    workers costs once per prepare (N workers minus one process on a 3-video tree), and what passing
-   videos and crops between processes costs. ``--every`` adds one ``every:5`` run (SA-FAS) with N
+   videos and crops between processes costs; last, whether the cores slow each other down: the same
+   cropping in N processes at once against one alone (two hyperthreads of one physical core each run
+   at little more than half speed, which no number of workers gets around). ``--every`` adds one ``every:5`` run (SA-FAS) with N
    workers. The crops of the 1- and N-worker runs must be identical. The default 192 videos amortise
    the pool's start roughly as a real prepare (thousands of videos) does; it is printed apart.
 2. Cache: a prepared cache of ``--images`` crops at 224 px is loaded with ``load_prepared``
@@ -152,6 +154,39 @@ def load_average() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
 
 
+def crop_cpu_seconds(paths: list[str]) -> None:
+    """In a subprocess: crop these videos in one process and print the CPU seconds it took."""
+    import cv2
+
+    from vaultlab.data.real.crops import crop_presentation
+    from vaultlab.data.real.faces import FaceDetector
+    from vaultlab.data.real.records import VideoRecord
+    from vaultlab.data.real.video import keep_decoder_memory
+
+    cv2.setNumThreads(1)
+    keep_decoder_memory()
+    detector, spec = FaceDetector(), SETTINGS.crop_spec
+    records = [VideoRecord(path=Path(p), label=1, pai="", dataset="bench", subject=str(i), video_id=str(i), split="train")
+               for i, p in enumerate(paths)]
+    crop_presentation(records[0], spec, detector)  # warm: first decoder, first cascade pass
+    before = own_cpu_seconds()
+    for record in records:
+        crop_presentation(record, spec, detector)
+    print(own_cpu_seconds() - before)
+
+
+def concurrency_cost(tree: Path, processes: int, videos: int = 16) -> float:
+    """How much more CPU the same cropping takes in each of ``processes`` processes running at once than
+    in one process alone (1.0: the cores are independent; near 2: they share one core's execution
+    units, as two hyperthreads of a core do, or the host gives them less than two cores)."""
+    paths = [str(p) for p in sorted(tree.rglob("*.avi"))[:videos]]
+    command = [sys.executable, __file__, "--crop-cpu", *paths]
+    alone = float(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    together = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    each = [float(p.communicate()[0]) for p in together]
+    return sum(each) / len(each) / alone
+
+
 def stage_costs(tree: Path, videos: int) -> dict[str, float]:
     """CPU ms per crop of each stage, in this process, on the first ``videos`` videos (one worker's path)."""
     import cv2
@@ -230,7 +265,12 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
     print(f"  {'+ passing videos and crops':30s} {many - one - 1000 * start_s / images:5.1f}   (parent and workers, per crop)")
     print(f"  {f'= {workers} workers':30s} {many:5.1f}")
     print(f"ESTIMATE for an idle machine, from CPU time, not measured: about {1000 / one:.0f} crops/s in one process, "
-          f"{workers * 1000 / many:.0f} crops/s with {workers} workers on {workers} free cores (speed-up {workers * one / many:.2f}x)")
+          f"{workers * 1000 / many:.0f} crops/s with {workers} workers on {workers} free cores (speed-up {workers * one / many:.2f}x), "
+          "if the cores do not slow each other down:")
+    ratio = concurrency_cost(tree, workers)
+    print(f"  {workers} processes cropping at once each spend {ratio:.2f}x the CPU time one spends alone ({load_average()}); "
+          f"on an idle machine that caps the speed-up near {workers / ratio:.2f}x (1.00x each: independent cores; "
+          "near 2x: the cores are two hyperthreads of one physical core, or the host shares them)")
     if every:
         rate, cpu_ms, images = timed_prepare(tree, tmp / "cache-every5", "every:5", workers)
         print(f"prepare every:5, {workers} workers: {images} crops: {rate:.1f} crops/s wall, {cpu_ms:.1f} CPU ms per crop")
@@ -304,7 +344,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--skip-cache", action="store_true", help="only the prepare part")
     parser.add_argument("--one-prepare", nargs=4, metavar=("TREE", "CACHE", "FRAMES", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--crop-cpu", nargs="+", metavar="VIDEO", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.crop_cpu:
+        crop_cpu_seconds(args.crop_cpu)
+        return
     if args.one_prepare:
         tree, cache, frames, workers = args.one_prepare
         one_prepare(Path(tree), Path(cache), frames, int(workers))

@@ -28,6 +28,14 @@ def test_seeking_reads_the_same_frames_as_decoding_from_the_start(tmp_path, name
         assert all(np.array_equal(frame, everything[i]) for i, frame in got)
 
 
+@pytest.mark.parametrize("name", ["a.avi", "b.mp4"])
+def test_the_container_index_gives_what_reading_every_packet_gives(tmp_path, name):
+    path = write_video(tmp_path / name, moving_frames(30), gop=7)
+    assert index_video(path) == index_video(path, container_index=False)
+    truncated = write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)
+    assert index_video(truncated) == index_video(truncated, container_index=False)
+
+
 def test_truncated_file_states_more_frames_than_it_holds(tmp_path):
     path = write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)
     index = index_video(path)
@@ -37,21 +45,30 @@ def test_truncated_file_states_more_frames_than_it_holds(tmp_path):
 
 
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
-def test_a_picture_converts_a_region_as_the_whole_frame_does(tmp_path, rotation):
-    """Only the crop's square is turned into RGB; it matches the same square of the whole frame's RGB
-    (within the rounding of two BT.601 converters), and the luma lies where the upright frame does."""
-    from vaultlab.data.real.video import iter_pictures
+def test_a_picture_converts_a_square_as_the_whole_frame_does(tmp_path, rotation):
+    """Only the crop's square, shrunk in YUV, is turned into RGB; it matches the same square cut out of
+    the whole frame's RGB and shrunk there (the converters' rounding, chroma averaged over 2k pixels
+    instead of k), and the luma lies where the upright frame does."""
+    import cv2
+
+    from vaultlab.data.real.video import iter_pictures, rgb_square_of
 
     path = write_video(tmp_path / "r.avi", moving_frames(4), rotation=rotation)
     [(_, picture)] = list(iter_pictures(path, [2]))
     whole = picture.rgb()
     assert picture.shape == whole.shape
-    fresh = next(p for _, p in iter_pictures(path, [2]))  # its whole frame never converted: the region path
+    fresh = next(p for _, p in iter_pictures(path, [2]))  # its whole frame never converted: the YUV path
     assert fresh._frame.format.name == "yuv420p" and fresh._rgb is None
-    for x0, y0, x1, y1 in [(3, 5, 41, 50), (0, 0, whole.shape[1], whole.shape[0]), (10, 1, 11, 2)]:
-        region = fresh.rgb_region(x0, y0, x1, y1)
-        assert region.shape == (y1 - y0, x1 - x0, 3)
-        assert np.abs(region.astype(int) - whole[y0:y1, x0:x1]).max() <= 3
+    for x, y, side, k in [(4, 6, 40, 1), (0, 0, 64, 2), (-10, 20, 60, 3), (30, -8, 16, 2)]:  # the last two leave the frame
+        square = fresh.rgb_square(x, y, side, k)
+        expected = rgb_square_of(whole, x, y, side, k)
+        assert square.shape == expected.shape == (side // k, side // k, 3)
+        difference = np.abs(square.astype(int) - expected)
+        assert difference.mean() < 2 and (difference > 6).mean() < 0.03  # chroma edges of the drawn face
+        assert k > 1 or difference.max() <= 3
+        padding = cv2.erode((expected.max(axis=2) == 0).astype(np.uint8), np.ones((3, 3), np.uint8)) == 1  # off the frame
+        assert (square[padding] == 0).all() and (padding.any() or min(x, y) >= 0)  # black (a pixel in, chroma mixes)
+    assert fresh._rgb is None
     grey = fresh.gray()
     assert grey.shape == whole.shape[:2]
     assert np.corrcoef(grey.ravel().astype(float), whole.mean(axis=2).ravel())[0, 1] > 0.99

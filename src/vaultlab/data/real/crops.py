@@ -25,7 +25,15 @@ from vaultlab.data.real import celeba_spoof
 from vaultlab.data.real.faces import FaceDetector, centre_square, crop_resized, square_around
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import FrameConvention, asks_past_end, parse_frame_convention, sampled_frame_indices
-from vaultlab.data.real.video import UnreadableMediaError, VideoIndex, decodable_frames, index_video, iter_pictures, read_image
+from vaultlab.data.real.video import (
+    UnreadableMediaError,
+    VideoIndex,
+    decodable_frames,
+    index_video,
+    iter_pictures,
+    keep_decoder_memory,
+    read_image,
+)
 
 NEIGHBOUR_WINDOW = 25  # frames searched either side of a face-less sampled frame (1 s at 25 fps)
 
@@ -154,7 +162,7 @@ _WORKER_DETECTOR: FaceDetector | None = None
 
 def start_worker() -> None:
     """Pool initializer: one detector per process, one OpenCV thread (the processes are the parallelism),
-    and Ctrl-C left to the parent, which stops the pool."""
+    decoder memory kept between videos, and Ctrl-C left to the parent, which stops the pool."""
     import signal
 
     import cv2
@@ -162,6 +170,7 @@ def start_worker() -> None:
     global _WORKER_DETECTOR
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
+    keep_decoder_memory()
     _WORKER_DETECTOR = FaceDetector()
 
 

@@ -164,8 +164,9 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
     if todo:
         t0 = time.perf_counter()
         data = load_dataset(plan, vault_root, console)
-        console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({time.perf_counter() - t0:.1f} s)")
-        jobs = [SeedJob(plan, seed, run, data, vault_root) for seed, run in todo]
+        data_seconds = time.perf_counter() - t0
+        console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({data_seconds:.1f} s)")
+        jobs = [SeedJob(plan, seed, run, data, vault_root, data_seconds) for seed, run in todo]
         workers, threads = seed_workers(plan, len(jobs))
         if workers > 1:
             for job in jobs:
@@ -207,6 +208,7 @@ class SeedJob:
     run: RunDir
     data: SampleSet
     vault_root: Path
+    data_seconds: float = 0.0  # loading (or generating) the data, shared by every seed of the run
     splits: Splits | None = None
 
     def prepare(self, console: Console) -> None:
@@ -239,7 +241,7 @@ class SeedJob:
         engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,
                         resume=resume, console=console, heartbeat=heartbeat, quiet=quiet)
         run.write_json("environment.json", environment_info(str(engine.device), self.vault_root))
-        t0 = time.perf_counter()
+        t0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
         try:
             with sigterm_as_interrupt():
                 torch.manual_seed(seed)
@@ -270,7 +272,9 @@ class SeedJob:
                                        "extra": result.extra, "seconds": round(seconds, 1), "splits": splits.describe(),
                                        "splits_description": splits.description, "threshold_data": splits.threshold_text(),
                                        "threads": torch.get_num_threads(),
-                                       "timing": {name: round(rec.seconds, 2) for name, rec in engine.stages.items()}})
+                                       "timing": {"data_s": round(self.data_seconds, 2), "started": round(started, 2),
+                                                  "ended": round(time.time(), 2), "cpu_s": round(time.process_time() - cpu0, 2),
+                                                  "stages_s": {k: round(r.seconds, 2) for k, r in engine.stages.items()}}})
         run.set_status("done", seconds=round(seconds, 1))
         return RunOutcome(plan, seed, run, metrics, history, {k: v.description for k, v in result.arms.items()}, notes, seconds)
 

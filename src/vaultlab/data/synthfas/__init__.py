@@ -339,6 +339,8 @@ def _chunk_worker(config, mine, chunks, starts, params, noise, pixels, send) -> 
         for c_idx in mine:
             for d_idx, rows in _render_chunk_domains(config, c_idx, chunks[c_idx], int(starts[c_idx]), params, noise, pixels):
                 send.send((c_idx, d_idx, rows))
+    except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent stops too
+        send.send(KeyboardInterrupt())
     except BaseException as exc:  # noqa: BLE001 - the parent raises it
         send.send(RuntimeError(f"SynthFAS generation failed: {type(exc).__name__}: {exc}"))
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -56,10 +57,12 @@ def test_seeds_trained_in_worker_processes_give_the_numbers_of_seeds_trained_in_
     monkeypatch.setattr(runner, "seed_workers", lambda plan, n: (1, 1))
     in_turn = [o.run.read_scores() for o in runner.execute(p, root, console=quiet, quiet=True)]
     monkeypatch.setattr(runner, "seed_workers", lambda plan, n: (2, 1))
+    monkeypatch.setattr("vaultlab.runs.HEARTBEAT_EVERY_S", 0.005)  # heartbeats race with every status write, if two processes wrote
     at_once = runner.execute(p, root, force=True, console=quiet, quiet=True)
     assert [o.seed for o in at_once] == [0, 1] and not any(o.reused for o in at_once)
     assert [o.run.read_scores() for o in at_once] == in_turn
     assert all(o.run.state() == "done" and o.metrics and o.history for o in at_once)
+    assert {o.run.status()["pid"] for o in at_once}.isdisjoint({os.getpid()})  # the worker that trained it, not the parent
 
 
 def test_a_failing_seed_in_a_worker_raises_its_own_error_and_marks_its_run(plan, monkeypatch):

@@ -212,6 +212,8 @@ class SeedJob:
     splits: Splits | None = None
 
     def prepare(self, console: Console) -> None:
+        """The seed's splits and spec; its status turns "running" in the process that trains it (``train``),
+        whose pid and heartbeat thread then stand for it."""
         from vaultlab.engine.core import resolve_device
 
         plan, run = self.plan, self.run
@@ -221,7 +223,6 @@ class SeedJob:
                                                             "note": plan.note_relpath, "paper_title": plan.paper_title,
                                                             "protocol_group": plan.protocol_group})
         device = resolve_device(plan.device)
-        run.set_status("running", device=str(device), profile=plan.profile, splits=splits.describe())
         console.print(f"[bold]{run.run_id}[/bold] · {plan.recipe} · {splits.protocol} · profile {plan.profile} · seed {self.seed} · {device}")
         console.print(f"  {splits.describe()}")
 
@@ -241,6 +242,7 @@ class SeedJob:
         engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,
                         resume=resume, console=console, heartbeat=heartbeat, quiet=quiet)
         run.write_json("environment.json", environment_info(str(engine.device), self.vault_root))
+        run.set_status("running", device=str(engine.device), profile=plan.profile, splits=splits.describe())
         t0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
         try:
             with sigterm_as_interrupt():
@@ -377,11 +379,15 @@ def _train_concurrently(jobs: list[SeedJob], workers: int, threads: int, *, resu
 def _seed_worker(job: SeedJob, threads: int, resume: bool, send) -> None:
     """A forked worker: train one seed with ``threads`` threads, report through ``send``."""
     import sys
+    import threading
 
     import torch
 
+    from vaultlab import runs
+
     torch.set_num_threads(threads)
     sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not the parent's live display
+    runs._STATUS_LOCK = threading.RLock()  # a parent thread may have held it at the fork; this process starts unlocked
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # outside training; sigterm_as_interrupt() covers training
     try:

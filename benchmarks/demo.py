@@ -10,7 +10,7 @@ read back from the run directories (``result.json`` → ``timing``):
 with the CPU seconds (user + sys of the process tree) and the load average before and after, since a
 wall time measured on a shared machine says little by itself.
 
-    python benchmarks/demo.py [--keep DIR] [--set key=value ...]
+    python benchmarks/demo.py [--keep DIR] [--profile quick] [--set key=value ...]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def vaultlab(*args: str) -> tuple[float, float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="build the demo vault here and keep it (default: a temporary folder)")
+    parser.add_argument("--profile", default="quick", help="the demo's is quick; smoke checks this script in seconds")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="passed on to `vaultlab run`")
     args = parser.parse_args()
 
@@ -62,7 +63,7 @@ def main() -> None:
         shutil.copytree(REPO / "example_vault", vault)
         _, _, sync_wall, sync_cpu = vaultlab("sync", str(vault))
         copy_sync = time.time() - t0
-        run_args = ["run", NOTE, "--vault", str(vault)] + [x for s in args.sets for x in ("--set", s)]
+        run_args = ["run", NOTE, "--vault", str(vault), "--profile", args.profile] + [x for s in args.sets for x in ("--set", s)]
         start, end, run_wall, run_cpu = vaultlab(*run_args)
         timings = [json.loads((d / "result.json").read_text())["timing"] for d in sorted((vault / ".vaultlab" / "runs").iterdir())
                    if d.name.startswith(NOTE) and (d / "result.json").exists()]
@@ -79,7 +80,7 @@ def main() -> None:
     writeback_s = end - last
     total = copy_sync + run_wall
 
-    print(f"make demo: {NOTE}, {len(timings)} seeds, quick profile, SynthFAS generated from scratch ({os.cpu_count()} CPUs)")
+    print(f"make demo: {NOTE}, {len(timings)} seeds, {args.profile} profile, SynthFAS generated from scratch ({os.cpu_count()} CPUs)")
     print(f"  copy + sync         {copy_sync:6.1f} s   (sync CPU {sync_cpu:.1f} s)")
     print(f"  start-up and plan   {startup_s:6.1f} s")
     print(f"  data (SynthFAS)     {data_s:6.1f} s")

@@ -233,6 +233,7 @@ class SeedJob:
         from vaultlab.recipes.base import RecipeContext, get_recipe
 
         plan, seed, run, splits, data = self.plan, self.seed, self.run, self.splits, self.data
+        started, cpu0 = time.time(), time.process_time()
 
         def heartbeat(message: str) -> None:
             run.beat(message)
@@ -243,7 +244,7 @@ class SeedJob:
                         resume=resume, console=console, heartbeat=heartbeat, quiet=quiet)
         run.write_json("environment.json", environment_info(str(engine.device), self.vault_root))
         run.set_status("running", device=str(engine.device), profile=plan.profile, splits=splits.describe())
-        t0, cpu0, started = time.perf_counter(), time.process_time(), time.time()
+        t0 = time.perf_counter()
         try:
             with sigterm_as_interrupt():
                 torch.manual_seed(seed)

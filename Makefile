@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sync.py
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/demo.py
 
 clean:
 	rm -rf $(DEMO_VAULT) .pytest_cache

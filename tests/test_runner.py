@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -47,3 +48,45 @@ def test_data_is_generated_once_and_the_same_command_gives_identical_numbers(pla
     assert len(loads) == 1  # still the one dataset
     result = second.run.read_json("result.json")
     assert result["threads"] >= 1 and "labelled target (D1) videos per class from dev subjects" in result["threshold_data"]
+
+
+def test_seeds_trained_in_worker_processes_give_the_numbers_of_seeds_trained_in_turn(plan, monkeypatch):
+    root, p = plan
+    quiet = Console(quiet=True)
+    runner._LOADED.clear()
+    monkeypatch.setattr(runner, "seed_workers", lambda plan, n: (1, 1))
+    in_turn = [o.run.read_scores() for o in runner.execute(p, root, console=quiet, quiet=True)]
+    monkeypatch.setattr(runner, "seed_workers", lambda plan, n: (2, 1))
+    monkeypatch.setattr("vaultlab.runs.HEARTBEAT_EVERY_S", 0.005)  # heartbeats race with every status write, if two processes wrote
+    at_once = runner.execute(p, root, force=True, console=quiet, quiet=True)
+    assert [o.seed for o in at_once] == [0, 1] and not any(o.reused for o in at_once)
+    assert [o.run.read_scores() for o in at_once] == in_turn
+    assert all(o.run.state() == "done" and o.metrics and o.history for o in at_once)
+    assert {o.run.status()["pid"] for o in at_once}.isdisjoint({os.getpid()})  # the worker that trained it, not the parent
+
+
+def test_a_failing_seed_in_a_worker_raises_its_own_error_and_marks_its_run(plan, monkeypatch):
+    from vaultlab.recipes.base import RecipeError
+
+    root, p = plan
+    p.hp = {**p.hp, "student_init": "nonsense"}  # the recipe refuses it after training the teacher
+    runner._LOADED.clear()
+    monkeypatch.setattr(runner, "seed_workers", lambda plan, n: (2, 1))
+    with pytest.raises(RecipeError, match="student_init"):
+        runner.execute(p, root, console=Console(quiet=True), quiet=True)
+    states = {runner.RunStore(root).get(p.run_id(s)).state() for s in p.seeds}
+    assert "failed" in states and "running" not in states
+
+
+def test_seed_workers_split_the_cpu_threads_and_stay_sequential_when_pinned(plan, monkeypatch):
+    import torch
+
+    _, p = plan
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert runner.seed_workers(p, 3) == (3, 1)
+    assert runner.seed_workers(p, 1) == (1, 2)
+    p.hp = {**p.hp, "threads": 2}
+    assert runner.seed_workers(p, 3)[0] == 1
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    p.hp = {k: v for k, v in p.hp.items() if k != "threads"}
+    assert runner.seed_workers(p, 3)[0] == 1

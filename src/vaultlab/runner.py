@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,47 +140,117 @@ def synthfas_config(plan: RunPlan):
 
 def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: bool = False, console: Console | None = None,
             quiet: bool = False) -> list[RunOutcome]:
-    """Run every seed of ``plan``; seeds already done are reused unless ``force``."""
-    import torch
+    """Run every seed of ``plan``; seeds already done are reused unless ``force``.
 
-    from vaultlab.engine.core import Engine, EngineOptions
-    from vaultlab.recipes.base import RecipeContext, get_recipe
-
+    The data is loaded once and shared by every seed. On a CPU with several threads to spare, the
+    seeds train at the same time, each in a forked process with its share of the threads
+    (``seed_workers``): forked workers share the data without copying it, and a small network keeps
+    one core busier than two. A seed's numbers do not depend on which process trains it: every stage
+    seeds itself from the run's seed.
+    """
     console = console or Console(stderr=True)
-    recipe = get_recipe(plan.recipe)
     store = RunStore(vault_root)
-    outcomes: list[RunOutcome] = []
-    data: SampleSet | None = None
+    outcomes: dict[int, RunOutcome] = {}
+    todo: list[tuple[int, RunDir]] = []
     for seed in plan.seeds:
         run = store.get(plan.run_id(seed))
         if not force and run.state() == "done":
             console.print(f"[dim]{run.run_id}: already done — reusing its scores (--force to retrain)[/dim]")
-            outcomes.append(outcome_from_run(plan, seed, run))
+            outcomes[seed] = outcome_from_run(plan, seed, run)
             continue
         if run.state() in ("interrupted", "failed", "stale", "running") and not resume:
             console.print(f"[yellow]{run.run_id} was {run.state()}; starting it again (--resume continues from its last epoch)[/yellow]")
-        if data is None:
-            t0 = time.perf_counter()
-            data = load_dataset(plan, vault_root, console)
-            console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({time.perf_counter() - t0:.1f} s)")
-        splits = make_splits(data, plan.protocol, {"k": plan.hp.get("k", 16), "seed": seed})
+        todo.append((seed, run))
+    if todo:
+        t0 = time.perf_counter()
+        data = load_dataset(plan, vault_root, console)
+        data_seconds = time.perf_counter() - t0
+        console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({data_seconds:.1f} s)")
+        jobs = [SeedJob(plan, seed, run, data, vault_root, data_seconds) for seed, run in todo]
+        workers, threads = seed_workers(plan, len(jobs))
+        if workers > 1:
+            for job in jobs:
+                job.prepare(console)
+            console.print(f"training {len(jobs)} seeds at once: {workers} processes × {threads} thread{'s' * (threads > 1)}")
+            outcomes.update(_train_concurrently(jobs, workers, threads, resume=resume, console=console, quiet=quiet))
+        else:
+            for job in jobs:
+                job.prepare(console)
+                outcomes[job.seed] = job.train(resume=resume, console=console, quiet=quiet)
+    return [outcomes[seed] for seed in plan.seeds]
+
+
+def seed_workers(plan: RunPlan, n_seeds: int) -> tuple[int, int]:
+    """(processes, threads each) for training ``n_seeds`` seeds of ``plan``: one process per seed,
+    the CPU threads split between them, when the run is on the CPU, has ≥ 2 threads and ≥ 2 seeds
+    to train, and pins no thread count (``--set threads=N`` trains the seeds one after another).
+    Up to two seeds share a thread: 3 seeds on 2 threads finish in 1.5 seed-times, not 2."""
+    import torch
+
+    from vaultlab.engine import distributed
+    from vaultlab.engine.core import resolve_device
+
+    budget = torch.get_num_threads()  # OMP_NUM_THREADS, else what torch found
+    if (n_seeds < 2 or budget < 2 or plan.hp.get("threads") or distributed.current_group().active
+            or resolve_device(plan.device).type != "cpu"):
+        return 1, budget
+    workers = min(n_seeds, 2 * budget)
+    return workers, max(1, budget // workers)
+
+
+@dataclass
+class SeedJob:
+    """One seed of a plan: ``prepare`` (splits, spec, status) in the calling process, then ``train``
+    (here, or in a forked worker)."""
+
+    plan: RunPlan
+    seed: int
+    run: RunDir
+    data: SampleSet
+    vault_root: Path
+    data_seconds: float = 0.0  # loading (or generating) the data, shared by every seed of the run
+    splits: Splits | None = None
+
+    def prepare(self, console: Console) -> None:
+        """The seed's splits and spec; its status turns "running" in the process that trains it (``train``),
+        whose pid and heartbeat thread then stand for it."""
+        from vaultlab.engine.core import resolve_device
+
+        plan, run = self.plan, self.run
+        self.splits = splits = make_splits(self.data, plan.protocol, {"k": plan.hp.get("k", 16), "seed": self.seed})
         run.path.mkdir(parents=True, exist_ok=True)
-        run.write_json("spec.json", plan.spec(seed) | {"run_id": run.run_id, "assumptions": plan.assumptions, "sources": plan.sources,
-                                                       "note": plan.note_relpath, "paper_title": plan.paper_title,
-                                                       "protocol_group": plan.protocol_group})
-        engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,
-                        resume=resume, console=console, heartbeat=run.beat, quiet=quiet)
-        run.write_json("environment.json", environment_info(str(engine.device), vault_root))
-        run.set_status("running", device=str(engine.device), profile=plan.profile, splits=splits.describe())
-        console.print(f"[bold]{run.run_id}[/bold] · {plan.recipe} · {splits.protocol} · profile {plan.profile} · seed {seed} · {engine.device}")
+        run.write_json("spec.json", plan.spec(self.seed) | {"run_id": run.run_id, "assumptions": plan.assumptions, "sources": plan.sources,
+                                                            "note": plan.note_relpath, "paper_title": plan.paper_title,
+                                                            "protocol_group": plan.protocol_group})
+        device = resolve_device(plan.device)
+        console.print(f"[bold]{run.run_id}[/bold] · {plan.recipe} · {splits.protocol} · profile {plan.profile} · seed {self.seed} · {device}")
         console.print(f"  {splits.describe()}")
+
+    def train(self, *, resume: bool, console: Console, quiet: bool, on_beat: Callable[[str], None] | None = None) -> RunOutcome:
+        import torch
+
+        from vaultlab.engine.core import Engine, EngineOptions
+        from vaultlab.recipes.base import RecipeContext, get_recipe
+
+        plan, seed, run, splits, data = self.plan, self.seed, self.run, self.splits, self.data
+        started, cpu0 = time.time(), time.process_time()
+
+        def heartbeat(message: str) -> None:
+            run.beat(message)
+            if on_beat is not None:
+                on_beat(message)
+
+        engine = Engine(EngineOptions(device=plan.device, threads=plan.hp.get("threads")), checkpoint_dir=run.checkpoint_dir,
+                        resume=resume, console=console, heartbeat=heartbeat, quiet=quiet)
+        run.write_json("environment.json", environment_info(str(engine.device), self.vault_root))
+        run.set_status("running", device=str(engine.device), profile=plan.profile, splits=splits.describe())
         t0 = time.perf_counter()
         try:
             with sigterm_as_interrupt():
                 torch.manual_seed(seed)
                 ctx = RecipeContext(splits=splits, engine=engine, hp=plan.hp, components=plan.components | {"variant": plan.variant},
                                     seed=seed, profile=plan.profile, pretrained=plan.pretrained)
-                result = recipe.run(ctx)
+                result = get_recipe(plan.recipe).run(ctx)
         except KeyboardInterrupt:
             run.set_status("interrupted", seconds=round(time.perf_counter() - t0, 1))
             raise
@@ -203,10 +274,135 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         run.write_json("result.json", {"arms": {k: v.description for k, v in result.arms.items()}, "notes": notes,
                                        "extra": result.extra, "seconds": round(seconds, 1), "splits": splits.describe(),
                                        "splits_description": splits.description, "threshold_data": splits.threshold_text(),
-                                       "threads": torch.get_num_threads()})
+                                       "threads": torch.get_num_threads(),
+                                       "timing": {"data_s": round(self.data_seconds, 2), "started": round(started, 2),
+                                                  "ended": round(time.time(), 2), "cpu_s": round(time.process_time() - cpu0, 2),
+                                                  "stages_s": {k: round(r.seconds, 2) for k, r in engine.stages.items()}}})
         run.set_status("done", seconds=round(seconds, 1))
-        outcomes.append(RunOutcome(plan, seed, run, metrics, history, {k: v.description for k, v in result.arms.items()}, notes, seconds))
+        return RunOutcome(plan, seed, run, metrics, history, {k: v.description for k, v in result.arms.items()}, notes, seconds)
+
+
+def _train_concurrently(jobs: list[SeedJob], workers: int, threads: int, *, resume: bool, console: Console,
+                        quiet: bool) -> dict[int, RunOutcome]:
+    """Train ``jobs`` in forked processes, ``workers`` at a time, ``threads`` threads each.
+
+    Each worker reports its heartbeats, then "done" or its exception, through a pipe; the parent
+    shows one progress row per seed and reads each finished seed back from its run directory. A
+    failing seed stops the others (they are marked interrupted) and its exception is raised here;
+    Ctrl-C or SIGTERM stops every worker the same way.
+    """
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    ctx = mp.get_context("fork")  # the data is shared copy-on-write, not pickled
+    waiting = list(jobs)
+    running: dict[int, tuple[Any, Any, SeedJob]] = {}  # seed → (process, connection, job)
+    outcomes: dict[int, RunOutcome] = {}
+    failure: BaseException | None = None
+    # No refresh thread: workers are forked while this display is live, and a fork must not copy a lock held by a thread.
+    progress = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[stage]}"), TimeElapsedColumn(),
+                        console=console, disable=quiet, auto_refresh=False)
+    rows = {job.seed: progress.add_task(f"seed {job.seed}", stage="waiting", start=False) for job in jobs}
+
+    def start(job: SeedJob) -> None:
+        receive, send = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=_seed_worker, args=(job, threads, resume, send), name=f"vaultlab-seed-{job.seed}", daemon=False)
+        process.start()
+        send.close()
+        running[job.seed] = (process, receive, job)
+        progress.start_task(rows[job.seed])
+        progress.update(rows[job.seed], stage="starting")
+
+    def stop_all() -> None:
+        for process, _, _ in running.values():
+            if process.is_alive():
+                process.terminate()  # SIGTERM: the worker marks its run interrupted
+        for seed, (process, receive, _) in list(running.items()):
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            receive.close()
+            running.pop(seed)
+
+    with progress, sigterm_as_interrupt():
+        try:
+            while waiting and len(running) < workers:
+                start(waiting.pop(0))
+            progress.refresh()
+            while running:
+                wait([c for _, c, _ in running.values()] + [p.sentinel for p, _, _ in running.values()], timeout=1.0)
+                for seed, (process, receive, job) in list(running.items()):
+                    if seed not in running:  # stopped (a seed before it failed)
+                        continue
+                    state = None
+                    while True:
+                        try:
+                            if not receive.poll():
+                                break
+                            kind, payload = receive.recv()
+                        except (EOFError, OSError):
+                            break
+                        if kind == "beat":
+                            progress.update(rows[seed], stage=payload)
+                        else:
+                            state = (kind, payload)
+                    if state is None and process.is_alive():
+                        continue
+                    process.join()
+                    receive.close()
+                    running.pop(seed)
+                    kind, payload = state or ("error", RuntimeError(f"the worker training seed {seed} died (exit code {process.exitcode})"))
+                    if kind == "done":
+                        outcomes[seed] = replace(outcome_from_run(job.plan, seed, job.run), reused=False)
+                        progress.update(rows[seed], stage=f"done in {outcomes[seed].seconds:.1f} s")
+                        progress.stop_task(rows[seed])
+                    elif failure is None:
+                        failure = payload if kind == "error" else KeyboardInterrupt()
+                        progress.update(rows[seed], stage="failed" if kind == "error" else "interrupted")
+                        if job.run.state() == "running":  # it died before it could say so
+                            job.run.set_status("failed", error=str(failure))
+                        stop_all()
+                if failure is None:
+                    while waiting and len(running) < workers:
+                        start(waiting.pop(0))
+                progress.refresh()
+        except BaseException:  # Ctrl-C / SIGTERM here: stop every worker, each marks its run interrupted
+            stop_all()
+            raise
+    if failure is not None:
+        raise failure
     return outcomes
+
+
+def _seed_worker(job: SeedJob, threads: int, resume: bool, send) -> None:
+    """A forked worker: train one seed with ``threads`` threads, report through ``send``."""
+    import sys
+    import threading
+
+    import torch
+
+    from vaultlab import runs
+
+    torch.set_num_threads(threads)
+    sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # not the parent's live display
+    runs._STATUS_LOCK = threading.RLock()  # a parent thread may have held it at the fork; this process starts unlocked
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # outside training; sigterm_as_interrupt() covers training
+    try:
+        job.train(resume=resume, console=Console(stderr=True), quiet=True, on_beat=lambda message: send.send(("beat", message)))
+        send.send(("done", None))
+    except KeyboardInterrupt:
+        send.send(("interrupted", None))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
+        try:
+            send.send(("error", exc))
+        except Exception:  # an exception that does not pickle
+            send.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        send.close()
 
 
 def outcome_from_run(plan: RunPlan, seed: int, run: RunDir) -> RunOutcome:

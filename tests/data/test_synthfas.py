@@ -51,6 +51,13 @@ def test_same_config_gives_identical_bytes(small):
     assert again.meta == small.meta
 
 
+def test_forked_workers_give_the_bytes_of_one_process(small):
+    progress = []
+    forked = generate_synthfas(SMALL, workers=2, progress=lambda done, total: progress.append((done, total)))
+    assert _digest(forked) == _digest(small) and forked.meta == small.meta
+    assert progress[-1] == (len(small), len(small)) and len(progress) == 2 * len(SMALL.domains)  # 2 chunks × domains
+
+
 def test_different_seed_gives_different_data(small):
     other = generate_synthfas(replace(SMALL, seed=4))
     assert other.images.shape == small.images.shape

@@ -214,38 +214,37 @@ def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params
     return {"images": images.numpy(), "depth": torch.cat(depth_parts).numpy(), "parsing": torch.cat(pars_parts).numpy(), "rows": rows}
 
 
-def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress | None = None) -> SampleSet:
-    """Generate the SynthFAS SampleSet for ``config`` (default: the quick 352-subject profile)."""
+def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress | None = None,
+                      workers: int | None = None) -> SampleSet:
+    """Generate the SynthFAS SampleSet for ``config`` (default: the quick 352-subject profile).
+
+    ``workers`` forked processes (default: one per CPU thread torch may use) render the subject
+    chunks, one thread each, into shared memory. Every (chunk, domain) has its own seeded generator
+    and reads only shared, fixed inputs, so the bytes do not depend on ``workers``.
+    """
     config = config or SynthFASConfig()
     S, N = config.image_size, config.n_images
     params = _render.sample_subjects(config.subjects, np.random.default_rng([config.seed, 0xFACE]))
     split_of = _split_of_subjects(config)
-    images = np.empty((N, S, S, 3), dtype=np.uint8)
-    depth = np.empty((N, S, S), dtype=np.uint8)
-    parsing = np.empty((N, S, S), dtype=np.uint8)
-    label = np.empty(N, dtype=np.int64)
-    pai, domain, subject, video, split = ([None] * N for _ in range(5))
     chunks = [np.arange(i, min(i + CHUNK_SUBJECTS, config.subjects)) for i in range(0, config.subjects, CHUNK_SUBJECTS)]
+    starts = np.cumsum([0] + [len(c) * len(config.domains) * config.images_per_subject_domain for c in chunks])
     noise_gen = torch.Generator().manual_seed(int(np.random.SeedSequence([config.seed, 0x0153]).generate_state(1)[0]))
     noise = NoiseBank(S, noise_gen)
-    pos = 0
-    for c_idx, subj in enumerate(chunks):
-        with torch.no_grad():
-            maps = _render.head_maps({k: torch.from_numpy(v[subj]) for k, v in params.items()}, S)
-        for d_idx, dname in enumerate(config.domains):
-            seed = np.random.SeedSequence([config.seed, d_idx, c_idx, DOMAIN_SALT]).generate_state(2, dtype=np.uint64)
-            gen = torch.Generator().manual_seed(int(seed[0] & 0x7FFF_FFFF_FFFF_FFFF))
-            with torch.no_grad():
-                part = _render_chunk(config, d_idx, subj, params, maps, gen, noise)
-            n = len(part["rows"])
-            images[pos:pos + n], depth[pos:pos + n], parsing[pos:pos + n] = part["images"], part["depth"], part["parsing"]
-            for j, (lab, p, s, vid) in enumerate(part["rows"]):
-                label[pos + j], pai[pos + j], domain[pos + j] = lab, p, dname
-                subject[pos + j], video[pos + j], split[pos + j] = f"s{s:04d}", vid, split_of[s]
-            pos += n
-            if progress is not None:
-                progress(pos, N)
-    assert pos == N
+    workers = min(len(chunks), torch.get_num_threads() if workers is None else max(1, workers))
+    pixels = {"images": _shared((N, S, S, 3), workers), "depth": _shared((N, S, S), workers), "parsing": _shared((N, S, S), workers)}
+    label = np.empty(N, dtype=np.int64)
+    pai, domain, subject, video, split = ([None] * N for _ in range(5))
+    done = 0
+    for c_idx, d_idx, rows in _render_chunks(config, chunks, starts, params, noise, pixels, workers):
+        pos = int(starts[c_idx]) + d_idx * len(chunks[c_idx]) * config.images_per_subject_domain
+        dname = config.domains[d_idx]
+        for j, (lab, p, s, vid) in enumerate(rows):
+            label[pos + j], pai[pos + j], domain[pos + j] = lab, p, dname
+            subject[pos + j], video[pos + j], split[pos + j] = f"s{s:04d}", vid, split_of[s]
+        done += len(rows)
+        if progress is not None:
+            progress(done, N)
+    assert done == N
     meta = {
         "name": "synthfas",
         "generator_version": GENERATOR_VERSION,
@@ -256,10 +255,96 @@ def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress |
         "domains": {d: DOMAINS[d].title for d in config.domains},
     }
     return SampleSet(
-        images=images, label=label, pai=np.array(pai, dtype="U"), domain=np.array(domain, dtype="U"),
+        images=pixels["images"], label=label, pai=np.array(pai, dtype="U"), domain=np.array(domain, dtype="U"),
         subject=np.array(subject, dtype="U"), video=np.array(video, dtype="U"), split=np.array(split, dtype="U"),
-        depth=depth, parsing=parsing, meta=meta,
+        depth=pixels["depth"], parsing=pixels["parsing"], meta=meta,
     )
+
+
+def _shared(shape: tuple[int, ...], workers: int) -> np.ndarray:
+    """A uint8 array that forked workers write into (anonymous shared memory), or a plain one for one worker."""
+    if workers == 1:
+        return np.empty(shape, dtype=np.uint8)
+    import mmap
+
+    return np.frombuffer(mmap.mmap(-1, max(1, int(np.prod(shape)))), dtype=np.uint8).reshape(shape)
+
+
+def _render_chunk_domains(config: SynthFASConfig, c_idx: int, subj: np.ndarray, start: int, params, noise: NoiseBank,
+                          pixels: dict[str, np.ndarray]):
+    """Render every domain of one subject chunk into ``pixels`` from row ``start`` on; yields (domain index, rows)."""
+    with torch.no_grad():
+        maps = _render.head_maps({k: torch.from_numpy(v[subj]) for k, v in params.items()}, config.image_size)
+    pos = start
+    for d_idx in range(len(config.domains)):
+        seed = np.random.SeedSequence([config.seed, d_idx, c_idx, DOMAIN_SALT]).generate_state(2, dtype=np.uint64)
+        gen = torch.Generator().manual_seed(int(seed[0] & 0x7FFF_FFFF_FFFF_FFFF))
+        with torch.no_grad():
+            part = _render_chunk(config, d_idx, subj, params, maps, gen, noise)
+        n = len(part["rows"])
+        for key, array in pixels.items():
+            array[pos:pos + n] = part[key]
+        pos += n
+        yield d_idx, part["rows"]
+
+
+def _render_chunks(config, chunks, starts, params, noise, pixels, workers: int):
+    """(chunk, domain, rows) for every chunk and domain, in this process or in ``workers`` forked ones."""
+    if workers == 1:
+        for c_idx, subj in enumerate(chunks):
+            for d_idx, rows in _render_chunk_domains(config, c_idx, subj, int(starts[c_idx]), params, noise, pixels):
+                yield c_idx, d_idx, rows
+        return
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    ctx = mp.get_context("fork")  # the inputs and the shared output arrays are inherited, nothing is pickled
+    procs, conns = [], []
+    try:
+        for w in range(workers):
+            receive, send = ctx.Pipe(duplex=False)
+            mine = list(range(w, len(chunks), workers))
+            proc = ctx.Process(target=_chunk_worker, args=(config, mine, chunks, starts, params, noise, pixels, send), daemon=True)
+            proc.start()
+            send.close()
+            procs.append(proc)
+            conns.append(receive)
+        open_conns = list(conns)
+        while open_conns:
+            for conn in wait(open_conns):
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    open_conns.remove(conn)
+                    continue
+                if isinstance(message, BaseException):
+                    raise message
+                yield message
+        for proc in procs:
+            proc.join()
+            if proc.exitcode != 0:
+                raise RuntimeError(f"a SynthFAS generation worker died (exit code {proc.exitcode})")
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in conns:
+            conn.close()
+
+
+def _chunk_worker(config, mine, chunks, starts, params, noise, pixels, send) -> None:
+    torch.set_num_threads(1)
+    try:
+        for c_idx in mine:
+            for d_idx, rows in _render_chunk_domains(config, c_idx, chunks[c_idx], int(starts[c_idx]), params, noise, pixels):
+                send.send((c_idx, d_idx, rows))
+    except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent stops too
+        send.send(KeyboardInterrupt())
+    except BaseException as exc:  # noqa: BLE001 - the parent raises it
+        send.send(RuntimeError(f"SynthFAS generation failed: {type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
 
 
 DOMAIN_SALT = 0xD0

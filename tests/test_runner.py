@@ -84,7 +84,11 @@ def test_seed_workers_split_the_cpu_threads_and_stay_sequential_when_pinned(plan
     _, p = plan
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert runner.seed_workers(p, 3) == (3, 1)
+    assert runner.seed_workers(p, 2) == (2, 1)
     assert runner.seed_workers(p, 1) == (1, 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 16)  # a forked worker never gets > 1 thread (libgomp)
+    assert runner.seed_workers(p, 3) == (1, 16)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     p.hp = {**p.hp, "threads": 2}
     assert runner.seed_workers(p, 3)[0] == 1
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)

@@ -181,10 +181,14 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
 
 
 def seed_workers(plan: RunPlan, n_seeds: int) -> tuple[int, int]:
-    """(processes, threads each) for training ``n_seeds`` seeds of ``plan``: one process per seed,
-    the CPU threads split between them, when the run is on the CPU, has ≥ 2 threads and ≥ 2 seeds
-    to train, and pins no thread count (``--set threads=N`` trains the seeds one after another).
-    Up to two seeds share a thread: 3 seeds on 2 threads finish in 1.5 seed-times, not 2."""
+    """(processes, threads each) for training ``n_seeds`` seeds of ``plan``: one single-threaded
+    process per seed when the run is on the CPU, has ≥ 2 threads but no more than the seeds can use
+    one each, ≥ 2 seeds to train, and pins no thread count (``--set threads=N`` trains the seeds one
+    after another). Up to two seeds share a thread: 3 seeds on 2 threads finish in 1.5 seed-times,
+    not 2. A forked worker stays at one thread: GNU OpenMP (PyTorch's CPU thread pool) is not
+    fork-safe, and a child that starts a parallel region after its parent ran one hangs (measured
+    here: parent at 4 threads, forked child at 2 → hang; at 1 → fine). With threads to spare
+    (16 cores, 3 seeds) the seeds train one after another with every thread instead."""
     import torch
 
     from vaultlab.engine import distributed
@@ -194,8 +198,9 @@ def seed_workers(plan: RunPlan, n_seeds: int) -> tuple[int, int]:
     if (n_seeds < 2 or budget < 2 or plan.hp.get("threads") or distributed.current_group().active
             or resolve_device(plan.device).type != "cpu"):
         return 1, budget
-    workers = min(n_seeds, 2 * budget)
-    return workers, max(1, budget // workers)
+    if budget > n_seeds:
+        return 1, budget
+    return min(n_seeds, 2 * budget), 1
 
 
 @dataclass

@@ -8,10 +8,10 @@ scoring, plots, write-back) — and its numbers are read back from the run direc
 ``report.result_rows.summarise`` (the numbers and intervals the notes show). The first command also
 generates SynthFAS (cached for the ones after it); its time is printed with it.
 
-``--thread-check`` instead retrains seed 0 of the first note at 1 and at 2 threads and prints how far
-its numbers move (the figure result notes quote as their thread sensitivity).
+``--thread-check`` instead retrains seed 0 of each note at 1 and at 2 threads and prints how far its
+numbers move (the figure result notes quote as their thread sensitivity).
 
-    python benchmarks/recipes.py [--notes 000 003] [--seeds 0,1,2] [--profile quick] [--threads N] [--thread-check]
+    python benchmarks/recipes.py [--notes 000 003] [--seeds 0,1,2] [--profile quick] [--threads N] [--thread-check] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads, as --set threads=N (default: torch's own choice)")
     parser.add_argument("--thread-check", action="store_true",
-                        help="only retrain seed 0 of the first note at 1 and at 2 threads and compare (skips the seed runs)")
+                        help="only retrain seed 0 of each note at 1 and at 2 threads and compare (skips the seed runs)")
     parser.add_argument("--vault", type=Path, default=REPO / "example_vault")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work in this folder (a copy of the vault, made if missing) and keep it: its runs' scores.csv "
+                             "hold the dev rows for diagnosis, and --thread-check reuses a seed-0 run it finds there at 1 or 2 threads")
     args = parser.parse_args()
 
     from vaultlab.planning import plan_runs
@@ -55,8 +58,9 @@ def main() -> None:
     console = Console(stderr=True)
     report: list[str] = []
     with tempfile.TemporaryDirectory(prefix="vaultlab-bench-") as tmp:
-        root = Path(tmp) / "vault"
-        shutil.copytree(args.vault, root)
+        root = args.keep.resolve() / "vault" if args.keep else Path(tmp) / "vault"
+        if not root.exists():
+            shutil.copytree(args.vault, root)
         ws = open_workspace(root)
         store = RunStore(root)
         for query in [] if args.thread_check else args.notes:
@@ -85,16 +89,16 @@ def main() -> None:
                     lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
             report += lines
             console.print("\n".join(lines))
-        if args.thread_check:
-            report += thread_check(ws, root, args, console)
+        for query in args.notes if args.thread_check else []:
+            report += thread_check(ws, root, query, args, console)
 
     print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'}, load average "
           f"{os.getloadavg()[0]:.1f} (target ≤ {TARGET_S} s per note; test split, dev-EER threshold, %)")
     print("\n".join(report))
 
 
-def thread_check(ws, root: Path, args, console: Console) -> list[str]:
-    """Seed 0 of the first note at 1 and at 2 threads: how far its numbers move."""
+def thread_check(ws, root: Path, query: str, args, console: Console) -> list[str]:
+    """Seed 0 of the note ``query`` at 1 and at 2 threads: how far its numbers move."""
     import numpy as np
 
     from vaultlab.planning import plan_runs
@@ -102,12 +106,12 @@ def thread_check(ws, root: Path, args, console: Console) -> list[str]:
 
     runs = {}
     for threads in (1, 2):
-        [plan, *_] = plan_runs(ws, args.notes[0], protocol=None, profile=args.profile, seeds="0", sets=[], device=args.device,
+        [plan, *_] = plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=[], device=args.device,
                                variants=None, dataset="synthfas", pretrained=None)
         plan.hp["threads"] = threads
-        [runs[threads]] = execute(plan, root, force=True, console=console, quiet=True)
+        [runs[threads]] = execute(plan, root, console=console, quiet=True)  # a done run at this thread count is reused
     one, two = runs[1], runs[2]
-    lines = [f"thread check, {args.notes[0]} seed 0, 1 vs 2 threads (|difference|):"]
+    lines = [f"thread check, {query} seed 0, 1 vs 2 threads (|difference|):"]
     for arm in sorted(one.metrics):
         a, b = one.metrics[arm]["dev-eer"], two.metrics[arm]["dev-eer"]
         s1 = np.array([float(r["score"]) for r in one.run.read_scores() if r["arm"] == arm])

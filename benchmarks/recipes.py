@@ -63,11 +63,12 @@ def main() -> None:
             shutil.copytree(args.vault, root)
         ws = open_workspace(root)
         store = RunStore(root)
+        threads_set = [f"threads={args.threads}"] if args.threads else []  # part of the run ids the runs are read back by
         for query in [] if args.thread_check else args.notes:
             command = [sys.executable, "-m", "vaultlab", "run", query, "--vault", str(root), "--quiet", "--force",
                        "--profile", args.profile, "--device", args.device]
             command += ["--seeds", args.seeds] if args.seeds else []
-            command += ["--set", f"threads={args.threads}"] if args.threads else []
+            command += [arg for value in threads_set for arg in ("--set", value)]
             t0 = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True)
             seconds = time.perf_counter() - t0
@@ -76,7 +77,7 @@ def main() -> None:
                 continue
             flag = "" if seconds <= TARGET_S else "  OVER"
             lines = [f"{query}: `vaultlab run {query}` took {seconds:.0f} s{flag}"]
-            plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=[], device=args.device,
+            plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=threads_set, device=args.device,
                               variants=None, dataset="synthfas", pretrained=None)
             for plan in plans:
                 outcomes = [outcome_from_run(plan, seed, store.get(plan.run_id(seed))) for seed in plan.seeds]
@@ -87,6 +88,9 @@ def main() -> None:
                     lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
                 for arm, deltas in summary.comparisons.items():
                     lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
+                for arm in summary.arms:
+                    seeds = ", ".join(f"s{r['seed']} {r['hter']:.1f}/{r['auc']:.1f}" for r in summary.per_seed[arm])
+                    lines.append(f"  {arm:<9} per seed HTER/AUC: {seeds}; dev AUC {dev_auc_text(outcomes, arm)}")
             report += lines
             console.print("\n".join(lines))
         for query in args.notes if args.thread_check else []:
@@ -95,6 +99,20 @@ def main() -> None:
     print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'}, load average "
           f"{os.getloadavg()[0]:.1f} (target ≤ {TARGET_S} s per note; test split, dev-EER threshold, %)")
     print("\n".join(report))
+
+
+def dev_auc_text(outcomes, arm: str) -> str:
+    """The arm's video-level AUC on each seed's dev split (the data a choice may be made on), in %."""
+    from sklearn.metrics import roc_auc_score
+
+    from vaultlab.metrics import video_level
+    from vaultlab.runner import score_table
+
+    aucs = []
+    for outcome in outcomes:
+        dev = video_level(score_table(outcome.run.read_scores(), arm, "dev"))
+        aucs.append(100 * roc_auc_score(dev.label, dev.score) if len(set(dev.label.tolist())) == 2 else float("nan"))
+    return ", ".join(f"{a:.1f}" for a in aucs)
 
 
 def thread_check(ws, root: Path, query: str, args, console: Console) -> list[str]:
@@ -106,9 +124,8 @@ def thread_check(ws, root: Path, query: str, args, console: Console) -> list[str
 
     runs = {}
     for threads in (1, 2):
-        [plan, *_] = plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=[], device=args.device,
-                               variants=None, dataset="synthfas", pretrained=None)
-        plan.hp["threads"] = threads
+        [plan, *_] = plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=[f"threads={threads}"],
+                               device=args.device, variants=None, dataset="synthfas", pretrained=None)
         [runs[threads]] = execute(plan, root, console=console, quiet=True)  # a done run at this thread count is reused
     one, two = runs[1], runs[2]
     lines = [f"thread check, {query} seed 0, 1 vs 2 threads (|difference|):"]

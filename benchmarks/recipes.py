@@ -8,10 +8,10 @@ scoring, plots, write-back) — and its numbers are read back from the run direc
 ``report.result_rows.summarise`` (the numbers and intervals the notes show). The first command also
 generates SynthFAS (cached for the ones after it); its time is printed with it.
 
-``--thread-check`` instead retrains seed 0 of the first note at 1 and at 2 threads and prints how far
-its numbers move (the figure result notes quote as their thread sensitivity).
+``--thread-check`` instead retrains seed 0 of each note at 1 and at 2 threads and prints how far its
+numbers move (the figure result notes quote as their thread sensitivity).
 
-    python benchmarks/recipes.py [--notes 000 003] [--seeds 0,1,2] [--profile quick] [--threads N] [--thread-check]
+    python benchmarks/recipes.py [--notes 000 003] [--seeds 0,1,2] [--profile quick] [--threads N] [--thread-check] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch threads, as --set threads=N (default: torch's own choice)")
     parser.add_argument("--thread-check", action="store_true",
-                        help="only retrain seed 0 of the first note at 1 and at 2 threads and compare (skips the seed runs)")
+                        help="only retrain seed 0 of each note at 1 and at 2 threads and compare (skips the seed runs)")
     parser.add_argument("--vault", type=Path, default=REPO / "example_vault")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work in this folder (a copy of the vault, made if missing) and keep it: its runs' scores.csv "
+                             "hold the dev rows for diagnosis, and --thread-check reuses a seed-0 run it finds there at 1 or 2 threads")
     args = parser.parse_args()
 
     from vaultlab.planning import plan_runs
@@ -55,15 +58,17 @@ def main() -> None:
     console = Console(stderr=True)
     report: list[str] = []
     with tempfile.TemporaryDirectory(prefix="vaultlab-bench-") as tmp:
-        root = Path(tmp) / "vault"
-        shutil.copytree(args.vault, root)
+        root = args.keep.resolve() / "vault" if args.keep else Path(tmp) / "vault"
+        if not root.exists():
+            shutil.copytree(args.vault, root)
         ws = open_workspace(root)
         store = RunStore(root)
+        threads_set = [f"threads={args.threads}"] if args.threads else []  # part of the run ids the runs are read back by
         for query in [] if args.thread_check else args.notes:
             command = [sys.executable, "-m", "vaultlab", "run", query, "--vault", str(root), "--quiet", "--force",
                        "--profile", args.profile, "--device", args.device]
             command += ["--seeds", args.seeds] if args.seeds else []
-            command += ["--set", f"threads={args.threads}"] if args.threads else []
+            command += [arg for value in threads_set for arg in ("--set", value)]
             t0 = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True)
             seconds = time.perf_counter() - t0
@@ -72,7 +77,7 @@ def main() -> None:
                 continue
             flag = "" if seconds <= TARGET_S else "  OVER"
             lines = [f"{query}: `vaultlab run {query}` took {seconds:.0f} s{flag}"]
-            plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=[], device=args.device,
+            plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=threads_set, device=args.device,
                               variants=None, dataset="synthfas", pretrained=None)
             for plan in plans:
                 outcomes = [outcome_from_run(plan, seed, store.get(plan.run_id(seed))) for seed in plan.seeds]
@@ -83,18 +88,35 @@ def main() -> None:
                     lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
                 for arm, deltas in summary.comparisons.items():
                     lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
+                for arm in summary.arms:
+                    seeds = ", ".join(f"s{r['seed']} {r['hter']:.1f}/{r['auc']:.1f}" for r in summary.per_seed[arm])
+                    lines.append(f"  {arm:<9} per seed HTER/AUC: {seeds}; dev AUC {dev_auc_text(outcomes, arm)}")
             report += lines
             console.print("\n".join(lines))
-        if args.thread_check:
-            report += thread_check(ws, root, args, console)
+        for query in args.notes if args.thread_check else []:
+            report += thread_check(ws, root, query, args, console)
 
     print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'}, load average "
           f"{os.getloadavg()[0]:.1f} (target ≤ {TARGET_S} s per note; test split, dev-EER threshold, %)")
     print("\n".join(report))
 
 
-def thread_check(ws, root: Path, args, console: Console) -> list[str]:
-    """Seed 0 of the first note at 1 and at 2 threads: how far its numbers move."""
+def dev_auc_text(outcomes, arm: str) -> str:
+    """The arm's video-level AUC on each seed's dev split (the data a choice may be made on), in %."""
+    from sklearn.metrics import roc_auc_score
+
+    from vaultlab.metrics import video_level
+    from vaultlab.runner import score_table
+
+    aucs = []
+    for outcome in outcomes:
+        dev = video_level(score_table(outcome.run.read_scores(), arm, "dev"))
+        aucs.append(100 * roc_auc_score(dev.label, dev.score) if len(set(dev.label.tolist())) == 2 else float("nan"))
+    return ", ".join(f"{a:.1f}" for a in aucs)
+
+
+def thread_check(ws, root: Path, query: str, args, console: Console) -> list[str]:
+    """Seed 0 of the note ``query`` at 1 and at 2 threads: how far its numbers move."""
     import numpy as np
 
     from vaultlab.planning import plan_runs
@@ -102,12 +124,11 @@ def thread_check(ws, root: Path, args, console: Console) -> list[str]:
 
     runs = {}
     for threads in (1, 2):
-        [plan, *_] = plan_runs(ws, args.notes[0], protocol=None, profile=args.profile, seeds="0", sets=[], device=args.device,
-                               variants=None, dataset="synthfas", pretrained=None)
-        plan.hp["threads"] = threads
-        [runs[threads]] = execute(plan, root, force=True, console=console, quiet=True)
+        [plan, *_] = plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=[f"threads={threads}"],
+                               device=args.device, variants=None, dataset="synthfas", pretrained=None)
+        [runs[threads]] = execute(plan, root, console=console, quiet=True)  # a done run at this thread count is reused
     one, two = runs[1], runs[2]
-    lines = [f"thread check, {args.notes[0]} seed 0, 1 vs 2 threads (|difference|):"]
+    lines = [f"thread check, {query} seed 0, 1 vs 2 threads (|difference|):"]
     for arm in sorted(one.metrics):
         a, b = one.metrics[arm]["dev-eer"], two.metrics[arm]["dev-eer"]
         s1 = np.array([float(r["score"]) for r in one.run.read_scores() if r["arm"] == arm])

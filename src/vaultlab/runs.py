@@ -13,6 +13,7 @@ and a daemon thread refreshes its heartbeat every ``HEARTBEAT_EVERY_S``. A worke
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -22,6 +23,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -53,15 +55,29 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).astimezone().replace(microsecond=0).isoformat()
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
+@contextlib.contextmanager
+def _atomic_text(path: Path, newline: str | None = None):
+    """Write ``path`` through a temp file of its own (unique per writer: the heartbeat thread and the
+    main thread both write ``status.json``), fsync it and rename it over ``path``; on any error the
+    temp file goes and ``path`` keeps its old bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "w", encoding="utf-8", newline=newline) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    with _atomic_text(path) as fh:
         json.dump(obj, fh, indent=2, sort_keys=True, default=str)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -172,14 +188,11 @@ class RunDir:
         if not is_writer():
             _barrier()  # rank 0 writes scores.csv; the others read it back after this barrier
             return
-        path = self.path / "scores.csv"
-        tmp = path.with_name(".scores.csv.tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        with _atomic_text(self.path / "scores.csv", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=["split", "arm", "video", "pai", "label", "score"])
             writer.writeheader()
             for row in rows:
                 writer.writerow({**row, "score": repr(float(row["score"]))})
-        os.replace(tmp, path)
         _barrier()
 
     def read_scores(self) -> list[dict[str, str]]:

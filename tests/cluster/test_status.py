@@ -142,3 +142,55 @@ def test_dry_run_prints_the_whole_grid_with_states_and_writes_nothing(tmp_path):
     assert digests(vault) == before and not (vault / ".vaultlab" / "runs").exists()
     bad = CliRunner().invoke(app, ["sweep", "003_distillation", "--set", "batch_size", "--vault", str(vault), "--dry-run"])
     assert bad.exit_code == 2 and "key=value" in bad.output
+
+
+def test_two_threads_writing_one_status_file_never_leave_it_torn(tmp_path):
+    """The heartbeat thread and the main thread both write status.json: each writer has its own temp
+    file, so every read sees one writer's whole JSON, and no temp file is left behind."""
+    import threading
+
+    path = tmp_path / "status.json"
+    stop = threading.Event()
+    seen_bad: list[str] = []
+
+    errors: list[BaseException] = []
+
+    def writer(tag: str) -> None:
+        try:
+            for i in range(300):
+                runs.write_json_atomic(path, {"by": tag, "i": i, "pad": tag * 2000})
+        except BaseException as exc:  # a writer whose temp file another writer renamed away
+            errors.append(exc)
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            try:
+                json.loads(text)
+            except ValueError:
+                seen_bad.append(text[:80])
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in "ab"]
+    watch = threading.Thread(target=reader)
+    watch.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    watch.join()
+    assert not errors and not seen_bad
+    assert json.loads(path.read_text(encoding="utf-8"))["i"] == 299
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
+    path = tmp_path / "metrics.json"
+    runs.write_json_atomic(path, {"ok": 1})
+    with pytest.raises(TypeError):
+        runs.write_json_atomic(path, {"bad": object.__new__(type("X", (), {"__str__": None}))})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]

@@ -85,7 +85,8 @@ def test_a_run_finished_elsewhere_appears_through_a_shared_runs_dir(vault, tmp_p
     config.write_text(config.read_text() + f"runs_dir: {shared}\n")
     assert collect(vault) == 0
     [run_dir] = shared.iterdir()
-    assert (vault / "vaultlab" / "results" / f"{run_dir.name}.md").is_file()
+    note = (vault / "vaultlab" / "results" / f"{run_dir.name}.md").read_text(encoding="utf-8")
+    assert f"Run directory: `{run_dir}`" in note  # where the run really is, not the default folder
 
 
 def test_a_collector_waits_for_the_lock_or_says_who_holds_it(vault, capsys):

@@ -80,6 +80,14 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         fh.write("\n")
 
 
+def shown_path(root: Path, path: Path) -> str:
+    """``path`` as a note shows it: relative to the vault ``root`` when inside it, else absolute."""
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 @dataclass
 class RunDir:
     path: Path

@@ -115,7 +115,7 @@ def plan_result_notes(ws: Workspace, plan: VaultPlan) -> None:
         try:
             text = old.decode("utf-8") if old is not None else "---\n---\n"
             text = set_properties(text, result_properties(outcome, link), ws.config.types)
-            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT, seeds))
+            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT, seeds, ws.root))
         except (ValueError, TypeError) as exc:  # a result note the user broke: say so, leave it alone
             plan.diagnostics.append(Diagnostic(rel, 0, "error", f"cannot update the result note: {exc}",
                                                "fix it, or delete it to let vaultlab write it again"))

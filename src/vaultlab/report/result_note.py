@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from vaultlab.report.result_rows import METRICS, arm_order, delta_text, mean_std_text, summarise
 from vaultlab.resources import templates_dir
 from vaultlab.runner import RunOutcome, score_table
+from vaultlab.runs import shown_path
 
 # Result-note properties: numbers in percent, so Bases can sort and average them.
 METRIC_PROPERTIES = ("hter", "auc", "acer", "apcer", "bpcer", "eer")
@@ -137,8 +138,10 @@ def threshold_warnings(metrics: dict[str, dict[str, dict[str, Any]]]) -> list[st
 
 
 def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, str], vault_root: Path,
-                       seed_outcomes: Sequence[RunOutcome] | None = None) -> str:
-    """The note's body. ``seed_outcomes``: every seed of this run's plan (for the per-seed table)."""
+                       seed_outcomes: Sequence[RunOutcome] | None = None, vault_dir: Path | None = None) -> str:
+    """The note's body. ``seed_outcomes``: every seed of this run's plan (for the per-seed table).
+    ``vault_root`` is how the reproduce command names the vault; ``vault_dir`` is where the vault is,
+    so the run directory shows relative to it (a ``runs_dir:`` outside the vault shows absolute)."""
     from vaultlab.metrics import run_interval
 
     plan = outcome.plan
@@ -175,7 +178,7 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
         thread_sensitivity=THREAD_SENSITIVITY.get(plan.recipe, THREAD_SENSITIVITY_UNMEASURED),
         assumptions=plan.assumptions, protocol=plan.protocol, protocol_description=result.get("splits_description", ""),
         splits=result.get("splits", ""), config_yaml=yaml.safe_dump(config, sort_keys=True, allow_unicode=True),
-        environment=env_view, command=reproduce_command(outcome, vault_root), run_dir=f".vaultlab/runs/{outcome.run.run_id}")
+        environment=env_view, command=reproduce_command(outcome, vault_root), run_dir=shown_path(vault_dir or vault_root, outcome.run.path))
 
 
 def reproduce_command(outcome: RunOutcome, vault_root: Path) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import hashlib
 import json
 import os
@@ -145,16 +146,23 @@ class RunDir:
                 status["progress"] = message
             self.write_json("status.json", status)
 
-    def count_attempt(self, **where: Any) -> int:
-        """The submitter marks a point queued before launching it; returns the attempt number."""
-        with _STATUS_LOCK:
+    def count_attempt(self, expect: int | None = None, **where: Any) -> int | None:
+        """The submitter marks a point queued before launching it; returns the attempt number.
+
+        ``expect``: the attempt count the submitter saw when it decided to run the point. Under a file
+        lock (other sweeps, on this host or another, may decide on the same point) the point is taken
+        only if its count is still that; else another submitter took it first, and this returns None."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with _STATUS_LOCK, open(self.path / ".claim.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             status = self.read_json("status.json", {}) or {}
+            if expect is not None and int(status.get("attempts", 0)) != expect:
+                return None
             attempts = int(status.get("attempts", 0)) + 1
             previous = self.state()
             for key in ("host", "pid", "pid_start", "slurm_job", "error", "progress"):
                 status.pop(key, None)
             status.update(where, state="queued", attempts=attempts, previous=previous, queued=now_iso(), heartbeat=time.time())
-            self.path.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.path / "status.json", status)
         return attempts
 

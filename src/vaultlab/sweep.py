@@ -31,6 +31,11 @@ class Point:
     run: RunDir
     vault_root: Path
     setting: str = ""  # the --set values of this grid point, e.g. "lr=0.01"
+    seen_attempts: int | None = None  # the run's attempt count when this sweep decided to run it
+
+    def take(self, **where) -> bool:
+        """Mark the point queued for this sweep; False when another sweep took it since ``decide``."""
+        return self.run.count_attempt(expect=self.seen_attempts, **where) is not None
 
     @property
     def run_id(self) -> str:
@@ -117,7 +122,7 @@ def build_grid(ws, experiments: list[str], *, protocols: list[str] | None, varia
 def decide(point: Point, max_attempts: int) -> Decision:
     state = point.run.state()
     status = point.run.status()
-    attempts = int(status.get("attempts", 0))
+    attempts = point.seen_attempts = int(status.get("attempts", 0))
     if state == "queued" and status.get("slurm_job") and slurm_job_gone(status["slurm_job"]):
         state = "stale"  # its job left the queue without ever starting (cancelled, or the submission was lost)
     if state == "done":

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -194,3 +195,27 @@ def test_a_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
         runs.write_json_atomic(path, {"bad": object.__new__(type("X", (), {"__str__": None}))})
     assert json.loads(path.read_text(encoding="utf-8")) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def _take_after(run_path: str, start: float, out) -> None:
+    while time.time() < start:
+        pass
+    out.put(RunDir(Path(run_path)).count_attempt(expect=0, executor="local"))
+
+
+def test_two_sweeps_that_decided_on_one_new_point_launch_it_once(tmp_path):
+    """Two sweeps both saw the point new (0 attempts) and both try to take it at the same moment:
+    exactly one gets attempt 1, the other is told another sweep took it."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    start = time.time() + 2.0
+    procs = [ctx.Process(target=_take_after, args=(str(tmp_path / "run"), start, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    got = sorted((out.get(timeout=60) for _ in procs), key=lambda x: (x is not None, x))
+    for p in procs:
+        p.join()
+    assert got == [None, None, None, 1]
+    assert RunDir(tmp_path / "run").status()["attempts"] == 1

@@ -41,9 +41,9 @@ class LocalExecutor:
     def submit(self, points) -> None:
         from vaultlab.runs import where_am_i
 
-        for point in points:
-            point.run.count_attempt(executor="local", **where_am_i())  # queued by this process: stale if it dies
-            self._waiting.append(point)
+        for point in points:  # queued by this process (stale if it dies), unless another sweep took it first
+            if point.take(executor="local", **where_am_i()):
+                self._waiting.append(point)
         self.poll()
 
     def poll(self) -> None:

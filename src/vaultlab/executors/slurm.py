@@ -124,10 +124,12 @@ class SlurmExecutor:
         if self.nproc > 1:
             params.update(tasks_per_node=self.nproc, nodes=1)
         executor.update_parameters(name="vaultlab", **params)
-        jobs = []
-        for p in points:  # queued before submitting: a job that starts at once must not be overwritten
-            p.run.count_attempt(executor="slurm")
-            jobs.append(str(write_job(p.run, p.plan, p.seed, p.vault_root)))
+        # queued before submitting (a job that starts at once must not be overwritten), unless another
+        # sweep took the point since this one decided to run it
+        points = [p for p in points if p.take(executor="slurm")]
+        if not points:
+            return
+        jobs = [str(write_job(p.run, p.plan, p.seed, p.vault_root)) for p in points]
         submitted = executor.map_array(PointJob(self.nproc), jobs)
         for point, job in zip(points, submitted, strict=True):
             self.jobs[point.run_id] = job.job_id

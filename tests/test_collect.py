@@ -57,6 +57,7 @@ def test_collect_writes_the_run_and_a_second_collect_changes_nothing(vault):
     [run_dir] = (vault / ".vaultlab" / "runs").iterdir()
     result_note = vault / "vaultlab" / "results" / f"{run_dir.name}.md"
     assert f"run_id: {run_dir.name}" in result_note.read_text(encoding="utf-8")
+    assert "one seed moves by: nothing — seed 0 of note 003" in result_note.read_text(encoding="utf-8")  # the card's figure
     assert f"[[vaultlab/results/{run_dir.name}\\|" in (vault / NOTE).read_text(encoding="utf-8")
     assert run_dir.name in (vault / "vaultlab" / "Dashboard.md").read_text(encoding="utf-8")
     assert len(list((vault / "attachments").glob(f"{run_dir.name}-*.png"))) == 4

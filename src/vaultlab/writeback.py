@@ -115,7 +115,8 @@ def plan_result_notes(ws: Workspace, plan: VaultPlan) -> None:
         try:
             text = old.decode("utf-8") if old is not None else "---\n---\n"
             text = set_properties(text, result_properties(outcome, link), ws.config.types)
-            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT, seeds, ws.root))
+            text = replace_region(text, RESULT_REGION, render_result_body(outcome, link, plots, PORTABLE_VAULT, seeds, ws.root,
+                                                                              _thread_sensitivity(ws, outcome)))
         except (ValueError, TypeError) as exc:  # a result note the user broke: say so, leave it alone
             plan.diagnostics.append(Diagnostic(rel, 0, "error", f"cannot update the result note: {exc}",
                                                "fix it, or delete it to let vaultlab write it again"))
@@ -248,6 +249,11 @@ def draw_missing_plots(ws: Workspace, plan: VaultPlan) -> list[str]:
     for outcome, attachments in plan.plots:
         drawn.extend(write_plots(outcome, ws.root, attachments).values())
     return drawn
+
+
+def _thread_sensitivity(ws: Workspace, outcome) -> str:
+    card = ws.catalog.cards.get(outcome.plan.card_id)
+    return card.thread_sensitivity if card is not None else ""
 
 
 def _read_if_exists(path: Path) -> bytes | None:

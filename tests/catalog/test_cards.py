@@ -100,3 +100,15 @@ def test_card_is_data_only(tmp_path):
     assert "evil" not in catalog.cards
     assert "tags are not allowed" in catalog.diagnostics[0].message
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_cards_thread_sensitivity_is_its_own_measured_text(tmp_path, catalog):
+    assert "bitwise-identical" in catalog.cards["distillation"].thread_sensitivity
+    _vault_card(tmp_path, "mine.yaml", MINIMAL.format(id="mymethod", title="Mine")
+                + 'thread_sensitivity: "HTER moves 0.5 points"\n')
+    _vault_card(tmp_path, "bad.yaml", MINIMAL.format(id="bad", title="Bad") + "thread_sensitivity: [1, 2]\n")
+    loaded = load_catalog(tmp_path)
+    assert loaded.cards["mymethod"].thread_sensitivity == "HTER moves 0.5 points"
+    assert loaded.cards["baseline"].thread_sensitivity == ""  # not measured: the note says so
+    (problem,) = [d for d in loaded.diagnostics if d.path.endswith("bad.yaml")]
+    assert problem.line == 10 and "thread_sensitivity" in problem.message

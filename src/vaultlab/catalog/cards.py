@@ -35,7 +35,8 @@ COMPONENT_CATEGORIES: dict[str, str] = {
 }
 PROFILES_REQUIRED = ("quick",)
 SMOKE_BASE = "quick"  # the `smoke` profile starts from `quick` and overrides sizes and schedule
-_CARD_KEYS = {"id", "title", "paper", "match", "recipe", "components", "default_protocol", "seeds", "variants", "profiles", "assumptions"}
+_CARD_KEYS = {"id", "title", "paper", "match", "recipe", "components", "default_protocol", "seeds", "variants", "profiles", "assumptions",
+              "thread_sensitivity"}
 _PAPER_KEYS = {"title", "authors", "year", "venue", "doi", "arxiv", "urls"}
 _MATCH_KEYS = {"methods", "aliases", "identifiers"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -77,6 +78,9 @@ class MethodCard:
     profiles: dict[str, dict[str, Any]]  # profile → hyper-parameter → value
     assumptions: list[Assumption]
     source: str  # where the card was read from, for messages ("methods/anomaly.yaml")
+    # How far one seed's numbers move between 1 and 2 CPU threads (float reductions change order), as
+    # `benchmarks/recipes.py --thread-check` measured it; result notes quote it ("" = not measured).
+    thread_sensitivity: str = ""
 
     def hparam_keys(self) -> set[str]:
         return {key for values in self.profiles.values() for key in values}
@@ -241,6 +245,7 @@ def _build_card(doc: YamlData, vocabulary: Vocabulary, label: str, warnings: lis
         profiles=profiles,
         assumptions=assumptions,
         source=label,
+        thread_sensitivity=text("thread_sensitivity", required=False),
     )
 
 

@@ -23,13 +23,8 @@ from vaultlab.runs import shown_path
 METRIC_PROPERTIES = ("hter", "auc", "acer", "apcer", "bpcer", "eer")
 MAIN_POLICY = "dev-eer"
 
-# How far one seed's numbers move between 1 and 2 CPU threads (float reductions change order). Measured
-# with ``benchmarks/recipes.py --thread-check``, not in each run (that would train every seed twice).
-THREAD_SENSITIVITY: dict[str, str] = {
-    "distillation": "nothing — seed 0 of note 003 (quick profile) gave bitwise-identical scores for all three arms at "
-                    "1 and at 2 threads (measured 2026-11-29, torch 2.14.1 on this 2-core CPU; not re-measured per run)",
-}
-THREAD_SENSITIVITY_UNMEASURED = "not measured for this recipe (run `benchmarks/recipes.py --thread-check`)"
+# Quoted when the card has no `thread_sensitivity:` (what `benchmarks/recipes.py --thread-check` measured).
+THREAD_SENSITIVITY_UNMEASURED = "not measured for this method (run `benchmarks/recipes.py --thread-check`)"
 
 
 def result_note_relpath(output_folder: str, run_id: str) -> str:
@@ -138,10 +133,12 @@ def threshold_warnings(metrics: dict[str, dict[str, dict[str, Any]]]) -> list[st
 
 
 def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, str], vault_root: Path,
-                       seed_outcomes: Sequence[RunOutcome] | None = None, vault_dir: Path | None = None) -> str:
+                       seed_outcomes: Sequence[RunOutcome] | None = None, vault_dir: Path | None = None,
+                       thread_sensitivity: str = "") -> str:
     """The note's body. ``seed_outcomes``: every seed of this run's plan (for the per-seed table).
     ``vault_root`` is how the reproduce command names the vault; ``vault_dir`` is where the vault is,
-    so the run directory shows relative to it (a ``runs_dir:`` outside the vault shows absolute)."""
+    so the run directory shows relative to it (a ``runs_dir:`` outside the vault shows absolute).
+    ``thread_sensitivity``: the card's measured 1-vs-2-thread movement of one seed."""
     from vaultlab.metrics import run_interval
 
     plan = outcome.plan
@@ -175,7 +172,7 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
         threshold_data=result.get("threshold_data", "the protocol's dev split"), hter_interval=interval,
         threshold_warnings=threshold_warnings(outcome.metrics),
         seeds=seed_table(outcome, seed_outcomes), threads=environment.get("threads", "?"),
-        thread_sensitivity=THREAD_SENSITIVITY.get(plan.recipe, THREAD_SENSITIVITY_UNMEASURED),
+        thread_sensitivity=thread_sensitivity or THREAD_SENSITIVITY_UNMEASURED,
         assumptions=plan.assumptions, protocol=plan.protocol, protocol_description=result.get("splits_description", ""),
         splits=result.get("splits", ""), config_yaml=yaml.safe_dump(config, sort_keys=True, allow_unicode=True),
         environment=env_view, command=reproduce_command(outcome, vault_root), run_dir=shown_path(vault_dir or vault_root, outcome.run.path))

@@ -11,7 +11,7 @@ exist, the convention is applied to those instead, and the result records ``decl
 ``decoded``, ``requested`` and ``kept`` frames, so nothing past the real end is sampled unsaid.
 
 Nothing here decides what to keep: ``prepare.py`` drops, skips or keeps by the user's flags. This
-module is what worker processes import, so it stays free of the cache and protocol modules.
+module is what worker processes import (``workers.py``), so it stays free of the cache and protocol modules.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from vaultlab.data.real.video import (
     decodable_frames,
     index_video,
     iter_pictures,
-    keep_decoder_memory,
     read_image,
 )
 
@@ -156,29 +155,10 @@ def _crop_image(record: VideoRecord, spec: CropSpec, detector: FaceDetector) -> 
     return VideoCrops(crop_resized(rgb, square, spec.size)[None], [0], 0, [0] if box is None else [])
 
 
-# -- worker processes ---------------------------------------------------------------------------------
-_WORKER_DETECTOR: FaceDetector | None = None
-
-
-def start_worker() -> None:
-    """Pool initializer: one detector per process, one OpenCV thread (the processes are the parallelism),
-    decoder memory kept between videos, and Ctrl-C left to the parent, which stops the pool."""
-    import signal
-
-    import cv2
-
-    global _WORKER_DETECTOR
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    cv2.setNumThreads(1)
-    keep_decoder_memory()
-    _WORKER_DETECTOR = FaceDetector()
-
-
-def crop_in_worker(job: tuple[VideoRecord, CropSpec]) -> VideoCrops | str:
-    """The crops, or the unreadable-media message (an exception would lose the videos finished before it)."""
-    record, spec = job
-    assert _WORKER_DETECTOR is not None, "start_worker() was not run in this process"
+def crop_or_message(record: VideoRecord, spec: CropSpec, detector: FaceDetector) -> VideoCrops | str:
+    """The crops, or the unreadable-media message as a value (an exception would end the prepare's
+    stream of results, losing the videos finished after it that a worker already holds)."""
     try:
-        return crop_presentation(record, spec, _WORKER_DETECTOR)
+        return crop_presentation(record, spec, detector)
     except UnreadableMediaError as err:
         return str(err)

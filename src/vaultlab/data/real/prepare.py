@@ -42,7 +42,7 @@ from vaultlab.data.real.cache import (
 from vaultlab.data.real.crops import CropSpec, VideoCrops, crop_or_message
 from vaultlab.data.real.faces import CROP_RESIZE, DETECTOR_NAME, FaceDetector
 from vaultlab.data.real.layouts import discover_dataset
-from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE, pseudo_targets
+from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import parse_frame_convention
 from vaultlab.data.real.video import UnreadableMediaError, keep_decoder_memory
@@ -99,21 +99,19 @@ class PrepareReport:
         return self.images / self.seconds if self.seconds else 0.0
 
 
-def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: int, crop_scale: float) -> SampleSet:
+def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: int) -> SampleSet:
+    """One shard's crops and labels; the pseudo depth and parsing maps are not stored (``load_prepared``
+    makes them from the label: two thirds as many bytes again, the same for every crop)."""
     rows = [(r, c) for r, c in zip(records, crops) for _ in c.frame_indices]
-    n = len(rows)
-    if n == 0:
+    if not rows:
         empty = np.zeros((0,), "U1")
-        return SampleSet(np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), empty, empty, empty, empty, empty,
-                         np.zeros((0, size, size), np.uint8), np.zeros((0, size, size), np.uint8))
-    targets = [pseudo_targets(r.label, size, crop_scale) for r, _ in rows]
+        return SampleSet(np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), empty, empty, empty, empty, empty)
     return SampleSet(
         images=np.concatenate([c.images for c in crops if len(c.frame_indices)]),
         label=np.array([r.label for r, _ in rows], np.int64),
         pai=np.array([r.pai for r, _ in rows]), domain=np.array([r.dataset for r, _ in rows]),
         subject=np.array([r.subject for r, _ in rows]), video=np.array([r.video_id for r, _ in rows]),
         split=np.array([r.split for r, _ in rows]),
-        depth=np.stack([d for d, _ in targets]), parsing=np.stack([p for _, p in targets]),
         meta={"frame_indices": {r.video_id: c.frame_indices for r, c in zip(records, crops)}},
     )
 
@@ -204,7 +202,7 @@ def prepare_dataset(
                 if _keep(record, result, entry, skip_bad=skip_bad, require_face=require_face):
                     kept.append(record)
                     crops.append(result)
-            shard = shard_sampleset(kept, crops, settings.size, settings.crop_scale)
+            shard = shard_sampleset(kept, crops, settings.size)
             path = shard_path(cache_dir, shard_index)
             shard.save(path)
             entry |= {"file": str(path.relative_to(cache_dir)), "videos": len(kept), "images": len(shard),

@@ -44,10 +44,9 @@ def face_templates(size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray
     return depth, parsing
 
 
-def pseudo_targets(label: int, size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Depth and parsing for one crop: the face template for bona fide (label 1), zeros for attacks."""
-    if label == 1:
-        depth, parsing = face_templates(size, crop_scale)
-        return depth, parsing
-    zeros = np.zeros((size, size), np.uint8)
-    return zeros, zeros
+def pseudo_maps(label: np.ndarray, size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and parsing [N, size, size] for crops of these labels: the face template for bona fide
+    (label 1), zeros for attacks. Made when the cache is loaded, not stored in it."""
+    depth, parsing = face_templates(size, crop_scale)
+    bona_fide = (np.asarray(label) == 1)[:, None, None]
+    return np.where(bona_fide, depth, np.uint8(0)), np.where(bona_fide, parsing, np.uint8(0))

@@ -161,7 +161,7 @@ def test_manifest_records_the_conventions(prepared):
     vault, _ = prepared
     manifest = json.loads((vault / ".vaultlab/cache/datasets/oulu-npu/manifest.json").read_text())
     assert manifest["complete"] and manifest["settings"]["frames"] == "6+mid"
-    assert manifest["settings"]["detector"].startswith("haar-frontalface-default (shrunk by a whole factor to a long side ≤ 240 px")
+    assert manifest["settings"]["detector"].startswith("haar-frontalface-default (shrunk by a whole factor, in halving steps, to a long side ≤ 240 px")
     assert manifest["settings"]["crop_resize"].startswith("box average (video: in YUV 4:2:0) by the whole factor")
     assert manifest["settings"]["depth_source"].startswith("ellipse-template")
     assert len(manifest["shards"]) == 8  # 60 videos in shards of 8

@@ -191,7 +191,7 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
     """CPU ms per crop of each stage, in this process, on the first ``videos`` videos (one worker's path)."""
     import cv2
 
-    from vaultlab.data.real.faces import FaceDetector, crop_resized, square_around
+    from vaultlab.data.real.faces import NEAR_SIZE, FaceDetector, crop_resized, square_around
     from vaultlab.data.real.sampling import parse_frame_convention, sampled_frame_indices
     from vaultlab.data.real.video import index_video, iter_pictures, keep_decoder_memory
 
@@ -205,6 +205,7 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
         index = index_video(path)
         spent["index"] += time.process_time() - t0
         pictures = iter_pictures(path, sampled_frame_indices(convention, index.declared or index.packets), index)
+        at_least = 0  # as crops.py searches a video's later frames
         while True:
             t0 = time.process_time()
             picture = next(pictures, None)
@@ -212,7 +213,8 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
             if picture is None:
                 break
             t0 = time.process_time()
-            box = detector.largest_face_in_grey(picture[1].gray())
+            box = detector.largest_face_in_grey(picture[1].gray(), at_least)
+            at_least = int(NEAR_SIZE * max(box[2:])) if box else at_least
             t1 = time.process_time()
             crop_resized(picture[1], square_around(box, SETTINGS.crop_scale), SETTINGS.size)
             spent["face search"] += t1 - t0

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vaultlab.data.real import celeba_spoof
-from vaultlab.data.real.faces import FaceDetector, centre_square, crop_resized, square_around
+from vaultlab.data.real.faces import NEAR_SIZE, Box, FaceDetector, centre_square, crop_resized, square_around
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import FrameConvention, asks_past_end, parse_frame_convention, sampled_frame_indices
 from vaultlab.data.real.video import (
@@ -103,11 +103,18 @@ class _FrameCropper:
         self.crops: dict[int, np.ndarray] = {}
         self.faceless: set[int] = set()
         self.usable: set[int] | None = None  # frames known to decode (set for damaged videos)
+        self.at_least = 0  # the detector first looks for faces this big: NEAR_SIZE × the last face found
+
+    def face(self, picture) -> Box | None:
+        box = self.detector.largest_face_in_grey(picture.gray(), self.at_least)
+        if box is not None:
+            self.at_least = int(NEAR_SIZE * max(box[2], box[3]))
+        return box
 
     def crop(self, indices: list[int]) -> None:
         todo = [i for i in indices if i not in self.crops]
         for i, picture in iter_pictures(self.path, todo, self.index, self.rotation):
-            box = self.detector.largest_face_in_grey(picture.gray())
+            box = self.face(picture)
             if box is None:
                 self.faceless.add(i)
                 self.crops[i] = crop_resized(picture, centre_square(picture), self.spec.size)  # replaced if a neighbour has a face
@@ -130,7 +137,7 @@ class _FrameCropper:
             near = [i for i in self.faceless if abs(j - i) <= NEIGHBOUR_WINDOW and (i not in best or abs(j - i) < best[i][0])]
             if not near:
                 continue
-            box = self.detector.largest_face_in_grey(picture.gray())
+            box = self.face(picture)
             if box is not None:
                 crop = crop_resized(picture, square_around(box, self.spec.crop_scale), self.spec.size)
                 for i in near:

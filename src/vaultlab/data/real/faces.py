@@ -11,7 +11,7 @@ one face close to the camera, and the small scales are where a cascade spends it
 window. A smaller face is missed and its video listed as face-less, never silently. Within a video, each
 frame is searched first for faces of at least ``NEAR_SIZE`` of the last face found (the small scales,
 where the search costs most, are skipped), and in full only when none is: the same largest face
-whenever it is that big (a face 75 frames later in a FAS recording is), for 1 ms less per frame. Crops are square
+whenever it is that big (in a FAS recording it mostly is), for 1 ms less per frame. Crops are square
 around the box centre, ``crop_scale`` × the box side (1.3, the test-time scale of CDCN and SSAN),
 zero-padded at the frame edge like Bob's FaceCrop, and shrunk in two steps (``crop_resized``).
 """

@@ -47,6 +47,10 @@ def face_templates(size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray
 def pseudo_maps(label: np.ndarray, size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Depth and parsing [N, size, size] for crops of these labels: the face template for bona fide
     (label 1), zeros for attacks. Made when the cache is loaded, not stored in it."""
-    depth, parsing = face_templates(size, crop_scale)
-    bona_fide = (np.asarray(label) == 1)[:, None, None]
-    return np.where(bona_fide, depth, np.uint8(0)), np.where(bona_fide, parsing, np.uint8(0))
+    bona_fide = np.asarray(label) == 1
+    maps = []
+    for template in face_templates(size, crop_scale):
+        rows = np.zeros((len(bona_fide), size, size), np.uint8)
+        rows[bona_fide] = template
+        maps.append(rows)
+    return maps[0], maps[1]

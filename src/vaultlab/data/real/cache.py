@@ -165,12 +165,14 @@ def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path 
         if not path.is_file():
             raise PreparedDataError(f"{path}: shard missing from a finished cache; rerun `vaultlab data prepare {manifest['name']}` to rebuild it")
         if manifest["shards"][key]["images"]:
-            parts.append(with_pseudo_maps(SampleSet.load(path), manifest["settings"]))
+            parts.append(SampleSet.load(path))
     if not parts:
         raise PreparedDataError(f"{cache_dir}: the prepared dataset {name!r} holds no images")
-    data = concatenate(parts)
-    frame_indices = {video: frames for part in parts for video, frames in part.meta.get("frame_indices", {}).items()}
     settings = manifest["settings"]
+    if any(part.depth is not None for part in parts):  # shards of format 1 store the maps: the others' are made
+        parts = [with_pseudo_maps(part, settings) for part in parts]
+    data = with_pseudo_maps(concatenate(parts), settings)
+    frame_indices = {video: frames for part in parts for video, frames in part.meta.get("frame_indices", {}).items()}
     data.meta = {
         "name": manifest["name"], "layout": manifest["layout"], "root": manifest["root"], "source": "prepared",
         "frames": settings["frames"], "image_size": settings["size"], "crop_scale": settings["crop_scale"],
@@ -188,7 +190,7 @@ def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path 
 
 
 def with_pseudo_maps(part: SampleSet, settings: dict[str, Any]) -> SampleSet:
-    """The shard with its depth and parsing maps, made from the labels (shards of format 1 stored them)."""
+    """The crops with their depth and parsing maps, made from the labels unless stored (format 1)."""
     if part.depth is None:
         part.depth, part.parsing = pseudo_maps(part.label, int(settings["size"]), float(settings["crop_scale"]))
     return part

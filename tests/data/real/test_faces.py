@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import face_image
 from vaultlab.data.real.faces import NEAR_SIZE, FaceDetector, box_shrunk
 
 
@@ -21,8 +22,6 @@ def test_box_shrunk_is_a_box_average(k):
 
 
 def test_a_search_for_faces_at_least_as_big_finds_the_same_face_or_falls_back():
-    from conftest import face_image
-
     frame = np.full((480, 640), 90, np.uint8)
     frame[100:340, 300:540] = cv2.cvtColor(face_image(240), cv2.COLOR_RGB2GRAY)
     detector = FaceDetector()

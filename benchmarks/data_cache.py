@@ -24,7 +24,7 @@
    workers. The crops of the 1- and N-worker runs must be identical. The default 192 videos amortise
    the pool's start roughly as a real prepare (thousands of videos) does; it is printed apart.
 2. Cache: a prepared cache of ``--images`` crops at 224 px is loaded with ``load_prepared``
-   (img/s from disk, once per run), then shuffled batches are gathered from the uint8 arrays (what a
+   (img/s from disk, the pseudo maps made from the labels, once per run), then shuffled batches are gathered from the uint8 arrays (what a
    GPU run ships; the engine converts on the device) and, on CPU, turned into float32 NCHW tensors
    in a reused buffer. Target: ≥ 5,000 img/s, so the cache never starves a GPU run. The engine's own
    ``Batches`` on CPU is printed for reference.
@@ -191,7 +191,7 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
     """CPU ms per crop of each stage, in this process, on the first ``videos`` videos (one worker's path)."""
     import cv2
 
-    from vaultlab.data.real.faces import FaceDetector, crop_resized, square_around
+    from vaultlab.data.real.faces import NEAR_SIZE, FaceDetector, crop_resized, square_around
     from vaultlab.data.real.sampling import parse_frame_convention, sampled_frame_indices
     from vaultlab.data.real.video import index_video, iter_pictures, keep_decoder_memory
 
@@ -205,6 +205,7 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
         index = index_video(path)
         spent["index"] += time.process_time() - t0
         pictures = iter_pictures(path, sampled_frame_indices(convention, index.declared or index.packets), index)
+        at_least = 0  # as crops.py searches a video's later frames
         while True:
             t0 = time.process_time()
             picture = next(pictures, None)
@@ -212,7 +213,8 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
             if picture is None:
                 break
             t0 = time.process_time()
-            box = detector.largest_face_in_grey(picture[1].gray())
+            box = detector.largest_face_in_grey(picture[1].gray(), at_least)
+            at_least = int(NEAR_SIZE * max(box[2:])) if box else at_least
             t1 = time.process_time()
             crop_resized(picture[1], square_around(box, SETTINGS.crop_scale), SETTINGS.size)
             spent["face search"] += t1 - t0
@@ -280,7 +282,6 @@ def bench_cache(tmp: Path, n_images: int, batch: int) -> None:
     import torch
 
     from vaultlab.data.real.cache import shard_path, write_json_atomic
-    from vaultlab.data.real.pseudo import pseudo_targets
     from vaultlab.data.sampleset import SampleSet
 
     torch.set_num_threads(2)
@@ -291,10 +292,9 @@ def bench_cache(tmp: Path, n_images: int, batch: int) -> None:
     for s, first in enumerate(range(0, n_images, per_shard)):
         n = min(per_shard, n_images - first)
         label = rng.integers(0, 2, n)
-        targets = [pseudo_targets(int(x), 224, 1.3) for x in label]
         ids = np.array([f"v{first + i}" for i in range(n)])
         part = SampleSet(rng.integers(0, 256, (n, 224, 224, 3), dtype=np.uint8), label.astype(np.int64), np.where(label == 1, "", "print"),
-                         np.full(n, "bench"), ids, ids, np.full(n, "train"), np.stack([d for d, _ in targets]), np.stack([p for _, p in targets]))
+                         np.full(n, "bench"), ids, ids, np.full(n, "train"))  # as prepare writes it: maps made at load
         part.save(shard_path(cache, s))
         shards[f"{s:05d}"] = {"file": str(shard_path(cache, s).relative_to(cache)), "videos": n, "images": n, "substituted": 0, "centre_crops": 0, "skipped": []}
     settings = PrepareSettings(size=224).as_manifest()
@@ -303,7 +303,7 @@ def bench_cache(tmp: Path, n_images: int, batch: int) -> None:
     t0 = time.perf_counter()
     data = load_prepared("bench", cache_dir=cache)
     load_s = time.perf_counter() - t0
-    print(f"cache load      : {len(data)} crops at 224 px (+ depth, parsing) in {load_s:.2f} s → {len(data) / load_s:,.0f} img/s")
+    print(f"cache load      : {len(data)} crops at 224 px (+ depth, parsing made from the labels) in {load_s:.2f} s → {len(data) / load_s:,.0f} img/s")
 
     images = data.images
     uint8_batch = np.empty((batch, 224, 224, 3), np.uint8)

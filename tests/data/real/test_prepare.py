@@ -11,6 +11,7 @@ import pytest
 from vaultlab.data.real.cache import load_prepared
 from vaultlab.data.real.layouts import discover_dataset
 from vaultlab.data.real.prepare import PrepareSettings, prepare_dataset
+from vaultlab.data.real.pseudo import face_templates
 from vaultlab.data.sampleset import SampleSet, pai_family
 
 SMALL = PrepareSettings(frames="6+mid", size=32, shard_size=8)
@@ -56,6 +57,22 @@ def test_output_does_not_depend_on_the_number_of_workers(trees, tmp_path):
     a, b = load_prepared("replay-attack", cache_dir=tmp_path / "one"), load_prepared("replay-attack", cache_dir=tmp_path / "two")
     assert np.array_equal(a.images, b.images) and a.video.tolist() == b.video.tolist()
     assert a.meta["frame_indices"] == b.meta["frame_indices"]
+
+
+def test_shards_hold_no_pseudo_maps_and_load_makes_them(trees, tmp_path):
+    prepare_dataset("replay-attack", trees["replay-attack"], tmp_path, SMALL, workers=1)
+    shard = tmp_path / json.loads((tmp_path / "manifest.json").read_text())["shards"]["00000"]["file"]
+    with np.load(shard) as stored:
+        assert "depth" not in stored.files and "parsing" not in stored.files
+    data = load_prepared("replay-attack", cache_dir=tmp_path)
+    depth, parsing = face_templates(32, SMALL.crop_scale)
+    assert all(np.array_equal(d, depth) for d in data.depth[data.label == 1]) and not data.depth[data.label == 0].any()
+    assert all(np.array_equal(p, parsing) for p in data.parsing[data.label == 1]) and not data.parsing[data.label == 0].any()
+    old = SampleSet.load(shard)  # a shard of format 1 stored the maps: they are kept as stored
+    old.depth, old.parsing = np.full((len(old), 32, 32), 7, np.uint8), np.full((len(old), 32, 32), 3, np.uint8)
+    old.save(shard)
+    reloaded = load_prepared("replay-attack", cache_dir=tmp_path)
+    assert (reloaded.depth[: len(old)] == 7).all() and (reloaded.parsing[: len(old)] == 3).all()
 
 
 def test_oulu_prepared(prepared):
@@ -144,7 +161,7 @@ def test_manifest_records_the_conventions(prepared):
     vault, _ = prepared
     manifest = json.loads((vault / ".vaultlab/cache/datasets/oulu-npu/manifest.json").read_text())
     assert manifest["complete"] and manifest["settings"]["frames"] == "6+mid"
-    assert manifest["settings"]["detector"].startswith("haar-frontalface-default (shrunk by a whole factor to a long side ≤ 240 px")
+    assert manifest["settings"]["detector"].startswith("haar-frontalface-default (shrunk by a whole factor, in halving steps, to a long side ≤ 240 px")
     assert manifest["settings"]["crop_resize"].startswith("box average (video: in YUV 4:2:0) by the whole factor")
     assert manifest["settings"]["depth_source"].startswith("ellipse-template")
     assert len(manifest["shards"]) == 8  # 60 videos in shards of 8

@@ -36,6 +36,33 @@ def test_the_container_index_gives_what_reading_every_packet_gives(tmp_path, nam
     assert index_video(truncated) == index_video(truncated, container_index=False)
 
 
+def test_the_first_read_takes_the_container_the_avi_index_came_from(tmp_path):
+    path = write_video(tmp_path / "a.avi", moving_frames(24), gop=4)
+    index = index_video(path)
+    assert len(index.unread) == 1  # the AVI's own index: nothing read past it
+    from_index = list(iter_frames(path, [6, 18], index))
+    assert index.unread == []  # taken by that read; the next one opens the file
+    again = list(iter_frames(path, [6, 18], index))
+    assert [i for i, _ in from_index] == [i for i, _ in again] == [6, 18]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(from_index, again))
+    assert index_video(write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)).unread == []  # packets were read
+
+
+def test_frames_nothing_refers_to_are_skipped_unless_wanted(tmp_path):
+    import av
+
+    from vaultlab.data.real.video import _decoded_but_unreferenced
+
+    path = write_video(tmp_path / "b.mp4", moving_frames(24))  # libx264's defaults: B-frames
+    index = index_video(path)
+    wanted = {index.pts[5], index.pts[20]}
+    with av.open(str(path)) as container:
+        every = [frame.pts for frame in container.decode(container.streams.video[0])]
+    with av.open(str(path)) as container:
+        some = [frame.pts for frame in _decoded_but_unreferenced(container, container.streams.video[0], wanted)]
+    assert len(every) == 24 and wanted <= set(some) and len(some) < 20
+
+
 def test_truncated_file_states_more_frames_than_it_holds(tmp_path):
     path = write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)
     index = index_video(path)

@@ -5,7 +5,8 @@ Layout of ``<vault>/.vaultlab/cache/datasets/<name>/`` (or ``prepare --out DIR``
     manifest.json    settings, record digest, one entry per finished shard, complete flag
     protocols.json   the dataset's official protocol lists (video ids per split)
     videos.json      per-video facts parsed from file names (phone, session, quality, support, …)
-    shards/shard-00000.npz …   SampleSet files of ``shard_size`` videos each, written atomically
+    shards/shard-00000.npz …   SampleSet files of ``shard_size`` videos each (crops and labels; the pseudo
+                               depth and parsing maps are made at load), written atomically
 
 A shard file exists only once it is whole, so a killed prepare resumes at the first missing shard.
 """
@@ -23,6 +24,7 @@ import numpy as np
 
 from vaultlab.data.protocols_real import OCIM_LETTERS
 from vaultlab.data.real.layouts import canonical_name
+from vaultlab.data.real.pseudo import pseudo_maps
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.sampleset import SampleSet
 
@@ -30,7 +32,7 @@ MANIFEST = "manifest.json"
 PROTOCOLS = "protocols.json"
 VIDEOS = "videos.json"
 SHARD_DIR = "shards"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: shards hold no pseudo depth or parsing maps (made at load from the labels)
 # what each shard's manifest entry lists about its videos; merged into the manifest's top level on completion
 SHARD_LISTS = {"skipped": list, "damaged": dict, "centre_fallbacks": dict, "dropped_no_face": list, "short_videos": dict}
 OCIM_NAME = "ocim"
@@ -166,9 +168,11 @@ def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path 
             parts.append(SampleSet.load(path))
     if not parts:
         raise PreparedDataError(f"{cache_dir}: the prepared dataset {name!r} holds no images")
-    data = concatenate(parts)
-    frame_indices = {video: frames for part in parts for video, frames in part.meta.get("frame_indices", {}).items()}
     settings = manifest["settings"]
+    if any(part.depth is not None for part in parts):  # shards of format 1 store the maps: the others' are made
+        parts = [with_pseudo_maps(part, settings) for part in parts]
+    data = with_pseudo_maps(concatenate(parts), settings)
+    frame_indices = {video: frames for part in parts for video, frames in part.meta.get("frame_indices", {}).items()}
     data.meta = {
         "name": manifest["name"], "layout": manifest["layout"], "root": manifest["root"], "source": "prepared",
         "frames": settings["frames"], "image_size": settings["size"], "crop_scale": settings["crop_scale"],
@@ -183,6 +187,13 @@ def load_prepared(name: str, vault_root: Path | None = None, *, cache_dir: Path 
                                      manifest.get("damaged", {})),
     }
     return data
+
+
+def with_pseudo_maps(part: SampleSet, settings: dict[str, Any]) -> SampleSet:
+    """The crops with their depth and parsing maps, made from the labels unless stored (format 1)."""
+    if part.depth is None:
+        part.depth, part.parsing = pseudo_maps(part.label, int(settings["size"]), float(settings["crop_scale"]))
+    return part
 
 
 def concatenate(parts: list[SampleSet]) -> SampleSet:

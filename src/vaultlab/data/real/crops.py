@@ -11,7 +11,7 @@ exist, the convention is applied to those instead, and the result records ``decl
 ``decoded``, ``requested`` and ``kept`` frames, so nothing past the real end is sampled unsaid.
 
 Nothing here decides what to keep: ``prepare.py`` drops, skips or keeps by the user's flags. This
-module is what worker processes import, so it stays free of the cache and protocol modules.
+module is what worker processes import (``workers.py``), so it stays free of the cache and protocol modules.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vaultlab.data.real import celeba_spoof
-from vaultlab.data.real.faces import FaceDetector, centre_square, crop_resized, square_around
+from vaultlab.data.real.faces import NEAR_SIZE, Box, FaceDetector, centre_square, crop_resized, square_around
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import FrameConvention, asks_past_end, parse_frame_convention, sampled_frame_indices
 from vaultlab.data.real.video import (
@@ -31,7 +31,6 @@ from vaultlab.data.real.video import (
     decodable_frames,
     index_video,
     iter_pictures,
-    keep_decoder_memory,
     read_image,
 )
 
@@ -104,11 +103,18 @@ class _FrameCropper:
         self.crops: dict[int, np.ndarray] = {}
         self.faceless: set[int] = set()
         self.usable: set[int] | None = None  # frames known to decode (set for damaged videos)
+        self.at_least = 0  # the detector first looks for faces this big: NEAR_SIZE × the last face found
+
+    def face(self, picture) -> Box | None:
+        box = self.detector.largest_face_in_grey(picture.gray(), self.at_least)
+        if box is not None:
+            self.at_least = int(NEAR_SIZE * max(box[2], box[3]))
+        return box
 
     def crop(self, indices: list[int]) -> None:
         todo = [i for i in indices if i not in self.crops]
         for i, picture in iter_pictures(self.path, todo, self.index, self.rotation):
-            box = self.detector.largest_face_in_grey(picture.gray())
+            box = self.face(picture)
             if box is None:
                 self.faceless.add(i)
                 self.crops[i] = crop_resized(picture, centre_square(picture), self.spec.size)  # replaced if a neighbour has a face
@@ -131,7 +137,7 @@ class _FrameCropper:
             near = [i for i in self.faceless if abs(j - i) <= NEIGHBOUR_WINDOW and (i not in best or abs(j - i) < best[i][0])]
             if not near:
                 continue
-            box = self.detector.largest_face_in_grey(picture.gray())
+            box = self.face(picture)
             if box is not None:
                 crop = crop_resized(picture, square_around(box, self.spec.crop_scale), self.spec.size)
                 for i in near:
@@ -156,29 +162,10 @@ def _crop_image(record: VideoRecord, spec: CropSpec, detector: FaceDetector) -> 
     return VideoCrops(crop_resized(rgb, square, spec.size)[None], [0], 0, [0] if box is None else [])
 
 
-# -- worker processes ---------------------------------------------------------------------------------
-_WORKER_DETECTOR: FaceDetector | None = None
-
-
-def start_worker() -> None:
-    """Pool initializer: one detector per process, one OpenCV thread (the processes are the parallelism),
-    decoder memory kept between videos, and Ctrl-C left to the parent, which stops the pool."""
-    import signal
-
-    import cv2
-
-    global _WORKER_DETECTOR
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    cv2.setNumThreads(1)
-    keep_decoder_memory()
-    _WORKER_DETECTOR = FaceDetector()
-
-
-def crop_in_worker(job: tuple[VideoRecord, CropSpec]) -> VideoCrops | str:
-    """The crops, or the unreadable-media message (an exception would lose the videos finished before it)."""
-    record, spec = job
-    assert _WORKER_DETECTOR is not None, "start_worker() was not run in this process"
+def crop_or_message(record: VideoRecord, spec: CropSpec, detector: FaceDetector) -> VideoCrops | str:
+    """The crops, or the unreadable-media message as a value (an exception would end the prepare's
+    stream of results, losing the videos finished after it that a worker already holds)."""
     try:
-        return crop_presentation(record, spec, _WORKER_DETECTOR)
+        return crop_presentation(record, spec, detector)
     except UnreadableMediaError as err:
         return str(err)

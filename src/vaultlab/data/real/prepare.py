@@ -39,13 +39,14 @@ from vaultlab.data.real.cache import (
     shard_path,
     write_json_atomic,
 )
-from vaultlab.data.real.crops import CropSpec, VideoCrops, crop_in_worker, crop_presentation, start_worker
+from vaultlab.data.real.crops import CropSpec, VideoCrops, crop_or_message
 from vaultlab.data.real.faces import CROP_RESIZE, DETECTOR_NAME, FaceDetector
 from vaultlab.data.real.layouts import discover_dataset
-from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE, pseudo_targets
+from vaultlab.data.real.pseudo import DEPTH_SOURCE, PARSING_CLASSES, PARSING_SOURCE
 from vaultlab.data.real.records import VideoRecord
 from vaultlab.data.real.sampling import parse_frame_convention
 from vaultlab.data.real.video import UnreadableMediaError, keep_decoder_memory
+from vaultlab.data.real.workers import crop_in_workers
 from vaultlab.data.sampleset import SampleSet
 
 DEFAULT_SHARD_SIZE = 32  # videos per shard
@@ -98,21 +99,19 @@ class PrepareReport:
         return self.images / self.seconds if self.seconds else 0.0
 
 
-def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: int, crop_scale: float) -> SampleSet:
+def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: int) -> SampleSet:
+    """One shard's crops and labels; the pseudo depth and parsing maps are not stored (``load_prepared``
+    makes them from the label: two thirds as many bytes again, the same for every crop)."""
     rows = [(r, c) for r, c in zip(records, crops) for _ in c.frame_indices]
-    n = len(rows)
-    if n == 0:
+    if not rows:
         empty = np.zeros((0,), "U1")
-        return SampleSet(np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), empty, empty, empty, empty, empty,
-                         np.zeros((0, size, size), np.uint8), np.zeros((0, size, size), np.uint8))
-    targets = [pseudo_targets(r.label, size, crop_scale) for r, _ in rows]
+        return SampleSet(np.zeros((0, size, size, 3), np.uint8), np.zeros((0,), np.int64), empty, empty, empty, empty, empty)
     return SampleSet(
         images=np.concatenate([c.images for c in crops if len(c.frame_indices)]),
         label=np.array([r.label for r, _ in rows], np.int64),
         pai=np.array([r.pai for r, _ in rows]), domain=np.array([r.dataset for r, _ in rows]),
         subject=np.array([r.subject for r, _ in rows]), video=np.array([r.video_id for r, _ in rows]),
         split=np.array([r.split for r, _ in rows]),
-        depth=np.stack([d for d, _ in targets]), parsing=np.stack([p for _, p in targets]),
         meta={"frame_indices": {r.video_id: c.frame_indices for r, c in zip(records, crops)}},
     )
 
@@ -120,7 +119,7 @@ def shard_sampleset(records: list[VideoRecord], crops: list[VideoCrops], size: i
 def crop_all(records: list[VideoRecord], spec: CropSpec, workers: int) -> Iterator[VideoCrops | str]:
     """Each record's crops (or its unreadable-media message), in record order, from ``workers`` processes.
 
-    Closing the iterator early (an error, Ctrl-C) stops the pool."""
+    Closing the iterator early (an error, Ctrl-C) stops the workers."""
     if not records:
         return
     if workers <= 1:
@@ -132,37 +131,11 @@ def crop_all(records: list[VideoRecord], spec: CropSpec, workers: int) -> Iterat
         detector = FaceDetector()
         try:
             for record in records:
-                try:
-                    yield crop_presentation(record, spec, detector)
-                except UnreadableMediaError as err:
-                    yield str(err)
+                yield crop_or_message(record, spec, detector)
         finally:
             cv2.setNumThreads(threads)
         return
-    with _worker_pool(min(workers, len(records))) as pool:
-        yield from pool.imap(crop_in_worker, [(r, spec) for r in records], chunksize=1)
-
-
-# what every worker imports: loaded once in the fork server, so a worker starts as a fork (milliseconds)
-# instead of a fresh interpreter importing them (0.3 CPU s each)
-WORKER_MODULES = ["vaultlab.data.real.crops", "cv2", "av"]
-
-
-def _worker_pool(workers: int):
-    """A pool of ``workers`` processes forked from multiprocessing's fork server.
-
-    Not ``fork``: the parent may run threads (the progress bar) that a forked child would inherit
-    mid-lock; the fork server is a fresh single-threaded interpreter, started once per parent process
-    (later prepares in the same process reuse it). Its preload also holds the parent's main module,
-    which every child would otherwise import again (for ``python -m vaultlab``: the whole CLI)."""
-    import multiprocessing
-    import sys
-
-    context = multiprocessing.get_context("forkserver")
-    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    main_module = [main_spec.name] if main_spec is not None and main_spec.name != "__main__" else []
-    context.set_forkserver_preload(["__main__", *main_module, *WORKER_MODULES])
-    return context.Pool(workers, initializer=start_worker)
+    yield from crop_in_workers(records, spec, workers)
 
 
 def prepare_dataset(
@@ -229,7 +202,7 @@ def prepare_dataset(
                 if _keep(record, result, entry, skip_bad=skip_bad, require_face=require_face):
                     kept.append(record)
                     crops.append(result)
-            shard = shard_sampleset(kept, crops, settings.size, settings.crop_scale)
+            shard = shard_sampleset(kept, crops, settings.size)
             path = shard_path(cache_dir, shard_index)
             shard.save(path)
             entry |= {"file": str(path.relative_to(cache_dir)), "videos": len(kept), "images": len(shard),

@@ -44,10 +44,13 @@ def face_templates(size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray
     return depth, parsing
 
 
-def pseudo_targets(label: int, size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Depth and parsing for one crop: the face template for bona fide (label 1), zeros for attacks."""
-    if label == 1:
-        depth, parsing = face_templates(size, crop_scale)
-        return depth, parsing
-    zeros = np.zeros((size, size), np.uint8)
-    return zeros, zeros
+def pseudo_maps(label: np.ndarray, size: int, crop_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and parsing [N, size, size] for crops of these labels: the face template for bona fide
+    (label 1), zeros for attacks. Made when the cache is loaded, not stored in it."""
+    bona_fide = np.asarray(label) == 1
+    maps = []
+    for template in face_templates(size, crop_scale):
+        rows = np.zeros((len(bona_fide), size, size), np.uint8)
+        rows[bona_fide] = template
+        maps.append(rows)
+    return maps[0], maps[1]

@@ -179,6 +179,8 @@ class _Staged:
 
 
 _TMP_NAMES = itertools.count()
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class ChangeSet:
@@ -260,7 +262,9 @@ class ChangeSet:
         stop = threading.Event()
         results = (item for item in ())  # closed in finally, like the threads' generators
         try:
-            results = _in_threads(lambda item: self._stage(*item), todo, stop)
+            umask, pid = os.umask(0o022), os.getpid()
+            os.umask(umask)
+            results = _in_threads(lambda item: self._stage(*item, umask, pid), todo, stop)
             for relpath, outcome in results:
                 if isinstance(outcome, WriteConflict):
                     outcome.path = relpath
@@ -322,11 +326,12 @@ class ChangeSet:
             raise OutsideVault(f"{path} resolves outside the vault {self.root}")
         return path
 
-    def _stage(self, relpath: str, path: Path) -> _Staged | None:
-        """Phase 1 for one file: None when it already holds the new bytes."""
+    def _stage(self, relpath: str, path: Path, umask: int, pid: int) -> _Staged | None:
+        """Phase 1 for one file: None when it already holds the new bytes. ``umask``, ``pid``: the
+        process's, read once (``os.umask`` can only be read by setting it: not from threads)."""
         planned = self.planned[relpath]
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
         except FileNotFoundError:
             current, seen, mode = None, None, None
         except OSError as exc:
@@ -336,8 +341,7 @@ class ChangeSet:
         else:
             try:
                 info = os.fstat(fd)
-                with os.fdopen(fd, "rb", closefd=False) as handle:
-                    current = handle.read()
+                current = _read_all(fd, info.st_size)
             finally:
                 os.close(fd)
             if not stat.S_ISREG(info.st_mode):
@@ -348,17 +352,16 @@ class ChangeSet:
         if digest(current) != planned.expected_digest:
             raise WriteConflict(path)
         if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
             mode = 0o666 & ~umask
             path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}-{next(_TMP_NAMES)}.vaultlab-tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        tmp = os.path.join(path.parent, f".{path.name}.{pid}-{next(_TMP_NAMES)}.vaultlab-tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, mode)  # created with the note's mode…
         try:
             view = memoryview(planned.new)
             while view:
                 view = view[os.write(fd, view):]
-            os.chmod(tmp, mode) if not hasattr(os, "fchmod") else os.fchmod(fd, mode)
+            if mode & umask:  # …unless the umask took bits away
+                os.chmod(tmp, mode) if not hasattr(os, "fchmod") else os.fchmod(fd, mode)
             info = os.fstat(fd)
         except BaseException:
             os.close(fd)
@@ -465,6 +468,17 @@ def _in_threads(work, items: list, stop: threading.Event, *, key=lambda item: it
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # …and wait for the items under way
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The file's bytes by plain ``read`` calls (one, for a file of ``size`` bytes that did not
+    grow): a buffered file object adds an fstat, an ioctl and an lseek per note."""
+    chunks = [os.read(fd, size + 1)]
+    if len(chunks[0]) <= size:
+        return chunks[0]
+    while chunks[-1]:
+        chunks.append(os.read(fd, 1 << 16))
+    return b"".join(chunks)
 
 
 def _discard(tmp: str) -> None:

@@ -20,6 +20,7 @@ from vaultlab.catalog.cards import COMPONENT_CATEGORIES, COMPOSED_CARD, Assumpti
 from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
 from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
 from vaultlab.catalog.vocabulary import normalise_term, split_qualifier
+from vaultlab.vault.blocks import Rows
 from vaultlab.vault.model import Diagnostic, Note, Peers
 from vaultlab.vault.sync import paused_gc
 
@@ -574,10 +575,14 @@ def _moved(exp: Experiment, note: Note) -> Experiment | None:
             or old.usable != note.usable or not note.has_frontmatter or not old.has_frontmatter):
         return None
     shift, end = note.frontmatter_end - old.frontmatter_end, old.frontmatter_end
-    if _summary_rows(old, shift) != _summary_rows(note, 0):
+    if [(label, key, value, line + shift) for label, key, value, line in _summary_rows(old)] != _summary_rows(note):
         return None
     for mine, theirs in ((old.frontmatter, note.frontmatter), (old.frontmatter_lines, note.frontmatter_lines)):
-        if {k: v for k, v in mine.items() if k not in NOT_READ} != {k: v for k, v in theirs.items() if k not in NOT_READ}:
+        mine, theirs = dict(mine), dict(theirs)
+        for key in NOT_READ:
+            mine.pop(key, None)
+            theirs.pop(key, None)
+        if mine != theirs:
             return None
     if any("(line " in a.what for a in exp.assumptions):  # a --without term's line: resolve afresh
         return None
@@ -591,7 +596,8 @@ def _moved(exp: Experiment, note: Note) -> Experiment | None:
             return r
         return Resolved(r.value, r.source, _LINE_DETAIL.sub(lambda m: f"line {line(int(m.group(1)))}", r.detail, count=1))
 
-    copy = Experiment(**{f: getattr(exp, f) for f in exp.__dataclass_fields__})
+    copy = object.__new__(Experiment)  # a shallow copy; the containers it may change are copied below
+    copy.__dict__.update(exp.__dict__)
     copy.id, copy.duplicates = base_id, []
     copy.aliases, copy.variants, copy.assumptions, copy.blockers = list(exp.aliases), list(exp.variants), list(exp.assumptions), list(exp.blockers)
     copy.variant_components = {name: dict(values) for name, values in exp.variant_components.items()}
@@ -605,8 +611,12 @@ def _moved(exp: Experiment, note: Note) -> Experiment | None:
     return copy
 
 
-def _summary_rows(note: Note, shift: int) -> list[tuple[str, str, str, int]]:
-    return [(f.label, f.key, f.value, f.line + shift) for f in note.summary]
+def _summary_rows(note: Note) -> list[tuple[str, str, str, int]]:
+    """(label, key, value, line) of each Quick Summary field, without building its records."""
+    rows = note.__dict__.get("_summary")
+    if type(rows) is Rows:
+        return list(rows)
+    return [(f.label, f.key, f.value, f.line) for f in note.summary]
 
 
 def _make_ids_unique(experiments: list[Experiment]) -> None:

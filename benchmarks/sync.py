@@ -194,7 +194,8 @@ def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[fl
 def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float, float]], str, str]) -> None:
     best, cold_stages, warm_stages = measured
     (cold, cold_cpu, cold_rss), (warm, warm_cpu, warm_rss), (fm, fm_cpu, _) = best["cold"], best["warm"], best["frontmatter"]
-    print(f"{label}: {notes} notes")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"{label}: {notes} notes (load average now {load}: on a busy machine compare the CPU columns)")
     print("                             wall s   CPU s  peak MiB")
     print(f"  cold `vaultlab sync`    : {cold:7.2f} {cold_cpu:7.2f} {cold_rss:8.0f}   "
           f"({cold / fm:4.2f}x python-frontmatter wall, {cold_cpu / fm_cpu:4.2f}x CPU; target <= 1.00x)")

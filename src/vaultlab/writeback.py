@@ -313,7 +313,7 @@ def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -
         memo.forget(ws.root)
         return
     notes_now = [notes[relpath] for relpath in sorted(notes)]
-    experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw)
+    experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw, earlier=ws.experiments)  # only what the writes changed is resolved again
     seen: set[Diagnostic] = set()
     merged = []
     for d in [*ws.config.diagnostics, *(d for n in notes_now for d in n.diagnostics), *ws.catalog.diagnostics,

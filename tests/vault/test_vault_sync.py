@@ -147,3 +147,27 @@ def test_reparsing_after_property_edits_reuses_the_body_and_equals_a_full_parse(
             reused = parse_note_bytes(new, path, "n.md", same_body_as=old)
         assert note_cache.note_state(reused) == note_cache.note_state(full), name
         assert full.frontmatter_end != old.frontmatter_end or name == "no summary"  # lines did shift
+
+
+def test_resolving_the_written_notes_reuses_what_the_writes_did_not_change(seed_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo's next-sync computation resolves the notes as written (properties added, bodies moved
+    down) from the experiments of the notes as read: the same experiments as a full resolve, lines
+    moved; a note whose resolver inputs changed (here its Method) is resolved again."""
+    from vaultlab.catalog import resolve
+    from vaultlab.workspace import open_workspace
+    from vaultlab.writeback import plan_vault
+
+    ws = open_workspace(seed_vault)
+    plan = plan_vault(ws)
+    after = list(plan.notes_after)
+    edited = next(i for i, n in enumerate(after) if n.summary_field("method") is not None)
+    raw = after[edited].raw_text.replace("**Method:**", "**Method:** Baseline,", 1).encode()
+    after[edited] = parse_note_bytes(raw, after[edited].path, after[edited].relpath)
+    assert any(n.frontmatter_end != m.frontmatter_end for n, m in zip(after, ws.notes))  # lines did move
+    calls: list[str] = []
+    real = resolve.resolve_note
+    monkeypatch.setattr(resolve, "resolve_note", lambda note, *a, **k: calls.append(note.relpath) or real(note, *a, **k))
+    reused = resolve.resolve_vault(after, ws.catalog, ws.config.raw, earlier=ws.experiments)
+    assert calls == [after[edited].relpath]
+    monkeypatch.setattr(resolve, "resolve_note", real)
+    assert reused == resolve.resolve_vault(after, ws.catalog, ws.config.raw)

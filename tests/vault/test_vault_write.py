@@ -152,3 +152,15 @@ def test_changeset_keeps_mode_and_refuses_links(tmp_path: Path) -> None:
     report = changes.apply()
     assert report.written == ["a.md"] and (tmp_path / "a.md").stat().st_mode & 0o777 == 0o640
     assert [path for path, _ in report.errors] == ["link.md"] and outside.read_bytes() == b"o\n"
+
+
+def test_line_after_maps_lines_around_an_edit(tmp_path: Path) -> None:
+    """Warnings on a note the sync rewrote name the line as written: lines above the edit stay,
+    lines below move by the lines it added, a line inside it maps to where the edit starts."""
+    old = b"---\nstatus: a\ndateread:\n---\n# T\nbody\n"
+    new = b"---\nstatus: b\ndateread:\nprogress: 0\nexperiment: x\n---\n# T\nbody\n"
+    changes = ChangeSet(tmp_path)
+    changes.add("n.md", new, old)
+    assert [changes.line_after("n.md", line) for line in range(1, 8)] == [1, 2, 3, 6, 7, 8, 9]
+    changes.add("n.md", b"---\n---\n", old)  # a new plan for the file: mapped afresh
+    assert changes.line_after("n.md", 5) == 3 and changes.line_after("other.md", 5) == 5

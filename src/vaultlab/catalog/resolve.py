@@ -20,6 +20,7 @@ from vaultlab.catalog.cards import COMPONENT_CATEGORIES, COMPOSED_CARD, Assumpti
 from vaultlab.catalog.identifiers import KINDS, PaperKey, note_paper_keys
 from vaultlab.catalog.overrides import OverrideError, classify_key, coerce_declared, coerce_like, declared_hparams, unknown_key_message
 from vaultlab.catalog.vocabulary import normalise_term, split_qualifier
+from vaultlab.vault.blocks import Rows
 from vaultlab.vault.model import Diagnostic, Note, Peers
 from vaultlab.vault.sync import paused_gc
 
@@ -534,15 +535,88 @@ def _runnable(note: Note, card: MethodCard | None, unmapped_fields: set[str], un
 
 # -- the whole vault ----------------------------------------------------------------------------
 
-def resolve_vault(notes: list[Note], catalog: Catalog, settings: dict | None = None) -> list[Experiment]:
+def resolve_vault(notes: list[Note], catalog: Catalog, settings: dict | None = None, *,
+                  earlier: Sequence[Experiment] = ()) -> list[Experiment]:
     """Every paper note → an Experiment, ids made unique, duplicate papers flagged on both notes.
-    Notes are taken in relpath order so ids and suffixes do not depend on scan order."""
+    Notes are taken in relpath order so ids and suffixes do not depend on scan order.
+
+    ``earlier``: experiments this function resolved, with the same catalog and settings, from
+    earlier versions of these notes (a sync's notes before it wrote vaultlab's properties into
+    them). A note that differs from its earlier version only in properties the resolver does not
+    read (``NOT_READ``) and in where its body starts is not resolved again: its experiment is the
+    earlier one with the note's lines moved (``_moved``)."""
     papers = sorted((n for n in notes if n.is_paper), key=lambda n: n.relpath)
+    before = {exp.note_relpath: exp for exp in earlier if "_resolved" in exp.__dict__}
     with paused_gc():
-        experiments = [resolve_note(note, catalog, settings) for note in papers]
+        experiments = []
+        for note in papers:
+            exp = _moved(before[note.relpath], note) if note.relpath in before else None
+            if exp is None:
+                exp = resolve_note(note, catalog, settings)
+            exp.__dict__["_resolved"] = (note, exp.id, len(exp.diagnostics))  # before ids are made unique
+            experiments.append(exp)
     _make_ids_unique(experiments)
     _flag_duplicate_papers(experiments, {n.relpath: n for n in papers})
     return experiments
+
+
+# Properties vaultlab's write-back sets (vault.sync, writeback) and ``resolve_note`` never reads.
+NOT_READ = frozenset({"progress", "experiment", "status", "dateread", "last_run"})
+_LINE_DETAIL = re.compile(r"line (\d+)")
+
+
+def _moved(exp: Experiment, note: Note) -> Experiment | None:
+    """``exp``, resolved from an earlier version of ``note``, as ``resolve_note(note)`` would
+    return it, when the two versions differ only in ``NOT_READ`` properties and in the line
+    their body starts on; else None. Every body line it cites (diagnostics, unmapped terms,
+    "line N" sources) moves with the body; frontmatter lines stay (checked equal)."""
+    old, _, _ = exp.__dict__["_resolved"]
+    if (old.relpath != note.relpath or old.title != note.title or old.is_paper != note.is_paper
+            or old.usable != note.usable or not note.has_frontmatter or not old.has_frontmatter):
+        return None
+    shift, end = note.frontmatter_end - old.frontmatter_end, old.frontmatter_end
+    if [(label, key, value, line + shift) for label, key, value, line in _summary_rows(old)] != _summary_rows(note):
+        return None
+    for mine, theirs in ((old.frontmatter, note.frontmatter), (old.frontmatter_lines, note.frontmatter_lines)):
+        mine, theirs = dict(mine), dict(theirs)
+        for key in NOT_READ:
+            mine.pop(key, None)
+            theirs.pop(key, None)
+        if mine != theirs:
+            return None
+    if any("(line " in a.what for a in exp.assumptions):  # a --without term's line: resolve afresh
+        return None
+    _, base_id, own = exp.__dict__["_resolved"]
+
+    def line(n: int) -> int:
+        return n + shift if n > end else n
+
+    def resolved(r: Resolved) -> Resolved:
+        if r.source != "note" or not r.detail.startswith("line "):
+            return r
+        return Resolved(r.value, r.source, _LINE_DETAIL.sub(lambda m: f"line {line(int(m.group(1)))}", r.detail, count=1))
+
+    copy = object.__new__(Experiment)  # a shallow copy; the containers it may change are copied below
+    copy.__dict__.update(exp.__dict__)
+    copy.id, copy.duplicates = base_id, []
+    copy.aliases, copy.variants, copy.assumptions, copy.blockers = list(exp.aliases), list(exp.variants), list(exp.assumptions), list(exp.blockers)
+    copy.variant_components = {name: dict(values) for name, values in exp.variant_components.items()}
+    copy.hparams = {profile: dict(values) for profile, values in exp.hparams.items()}
+    copy.paper_keys = set(exp.paper_keys)
+    copy.diagnostics = [d if d.path != note.relpath or not d.line else Diagnostic(d.path, line(d.line), d.severity, d.message, d.hint)
+                        for d in exp.diagnostics[:own]]
+    copy.unmapped = [u._replace(line=line(u.line)) for u in exp.unmapped]
+    copy.components = {name: resolved(r) for name, r in exp.components.items()}
+    copy.protocol = resolved(exp.protocol)
+    return copy
+
+
+def _summary_rows(note: Note) -> list[tuple[str, str, str, int]]:
+    """(label, key, value, line) of each Quick Summary field, without building its records."""
+    rows = note.__dict__.get("_summary")
+    if type(rows) is Rows:
+        return list(rows)
+    return [(f.label, f.key, f.value, f.line) for f in note.summary]
 
 
 def _make_ids_unique(experiments: list[Experiment]) -> None:

@@ -53,6 +53,8 @@ _LIST_SEPARATOR = re.compile(r"[,;]|\s+(?:and|&)\s+", re.IGNORECASE)
 
 
 def _split_list(text: str) -> list[str]:
+    if "(" not in text and "[" not in text and "{" not in text:  # no brackets (most values): one regex split
+        return _LIST_SEPARATOR.split(text)
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
         depth += ch in "([{"

@@ -131,7 +131,10 @@ def _read(path: Path, relpath: str, diagnostics: list[Diagnostic], size_hint: in
         # (fstat, ioctl, lseek) per note, a visible share of a cold sync.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            chunks = [os.read(fd, size_hint + 1 if size_hint >= 0 else 1 << 16)]
+            first = os.read(fd, size_hint + 1 if size_hint >= 0 else 1 << 16)
+            if 0 <= len(first) <= size_hint:  # a short read of a regular file is its end: one call per note
+                return first
+            chunks = [first]
             while chunks[-1]:
                 chunks.append(os.read(fd, 1 << 16))
         finally:

@@ -19,9 +19,12 @@ import re
 import stat
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ABSENT = ""  # the expected digest of a file that must not exist yet
 _UNSAFE_NAME_CHARS = re.compile(r"%%|\[\[|\]\]|[#|^:\[\]/\\\x00-\x1f\x7f]")
@@ -172,9 +175,12 @@ class _Staged:
     tmp: str
     seen: tuple[int, int, int] | None  # (inode, size, mtime_ns) of the file whose bytes were checked; None: absent
     written: tuple[int, int, int]  # (inode, size, mtime_ns) of the temp file
+    committed: bool = False  # renamed over the original
 
 
 _TMP_NAMES = itertools.count()
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 class ChangeSet:
@@ -183,10 +189,12 @@ class ChangeSet:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.planned: dict[str, PlannedWrite] = {}
+        self._line_maps: dict[str, _LineMap] = {}
 
     def add(self, relpath: str, new: bytes, old: bytes | None, expected_digest: str | None = None) -> None:
         """Plan ``relpath`` ← ``new``; ``old`` is what was read (None for a new file)."""
         self.planned[relpath] = PlannedWrite(relpath, old, new, expected_digest if expected_digest is not None else digest(old))
+        self._line_maps.pop(relpath, None)
 
     @property
     def changed(self) -> list[str]:
@@ -214,24 +222,10 @@ class ChangeSet:
         write = self.planned.get(relpath)
         if write is None or write.old is None or line <= 0:
             return line
-        old, new = write.old.split(b"\n"), write.new.split(b"\n")
-        head = 0
-        while head < min(len(old), len(new)) and old[head] == new[head]:
-            head += 1
-        if line <= head:
-            return line
-        tail = 0
-        while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-            tail += 1
-        if line > len(old) - tail:
-            return line + len(new) - len(old)
-        index = line - 1
-        for a, b, size in difflib.SequenceMatcher(None, old, new, autojunk=False).get_matching_blocks():
-            if a <= index < a + size:
-                return b + index - a + 1
-            if a > index:
-                return b + 1  # inside an edit: the first line after it that both versions share
-        return line
+        mapping = self._line_maps.get(relpath)
+        if mapping is None:  # once per file: a sync prints thousands of warnings on the notes it wrote
+            mapping = self._line_maps[relpath] = _LineMap(write.old, write.new)
+        return mapping(line)
 
     def apply(self) -> ApplyReport:
         """Write every change; a conflict or error on one file is reported and the others go on.
@@ -250,50 +244,67 @@ class ChangeSet:
         A crash or Ctrl-C before 3 leaves every original intact (and at worst stray hidden
         ``.*.vaultlab-tmp`` files); during 3, each note is either its old or its complete new
         version, never half-written, because only durable temp files are ever renamed.
+
+        Phases 1 and 3 run on a few threads (``_WORKERS``): a rename over a note frees the old
+        version's blocks, and ext4 makes each caller wait for that (~3 ms here); waits overlap
+        across threads (the GIL is released in system calls). Ctrl-C stops the commits that have
+        not started and removes their temp files.
         """
         report = ApplyReport()
-        staged: list[_Staged] = []
         real_folders: dict[Path, str] = {}
-        committed = 0
+        todo: list[tuple[str, Path]] = []
+        for relpath in self.changed:  # paths checked here, in one thread (real_folders is shared)
+            try:
+                todo.append((relpath, self._path(relpath, self.planned[relpath].old is None, real_folders)))
+            except (OSError, ValueError) as error:
+                report.errors.append((relpath, error))
+        staged: list[_Staged] = []
+        stop = threading.Event()
+        results = (item for item in ())  # closed in finally, like the threads' generators
         try:
-            for relpath in self.changed:
-                try:
-                    item = self._stage(relpath, real_folders)
-                except WriteConflict as conflict:
-                    conflict.path = relpath
-                    report.conflicts.append(conflict)
-                except (OSError, ValueError) as error:
-                    report.errors.append((relpath, error))
+            umask, pid = os.umask(0o022), os.getpid()
+            os.umask(umask)
+            results = _in_threads(lambda item: self._stage(*item, umask, pid), todo, stop)
+            for relpath, outcome in results:
+                if isinstance(outcome, WriteConflict):
+                    outcome.path = relpath
+                    report.conflicts.append(outcome)
+                elif isinstance(outcome, (OSError, ValueError)):
+                    report.errors.append((relpath, outcome))
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+                elif outcome is None:
+                    report.unchanged.append(relpath)
                 else:
-                    if item is None:
-                        report.unchanged.append(relpath)
-                    else:
-                        staged.append(item)
+                    staged.append(outcome)
             if not staged:
                 return report
             _flush(self.root, [item.tmp for item in staged])
             folders: set[Path] = set()
-            for item in staged:
-                try:
-                    self._commit(item)
-                except WriteConflict as conflict:
-                    conflict.path = item.relpath
-                    report.conflicts.append(conflict)
-                    _discard(item.tmp)
-                except OSError as error:
-                    report.errors.append((item.relpath, error))
-                    _discard(item.tmp)
+            results = _in_threads(self._commit, staged, stop, key=lambda item: item)
+            for item, outcome in results:
+                if isinstance(outcome, WriteConflict):
+                    outcome.path = item.relpath
+                    report.conflicts.append(outcome)
+                elif isinstance(outcome, OSError):
+                    report.errors.append((item.relpath, outcome))
+                elif isinstance(outcome, BaseException):
+                    raise outcome
                 else:
                     report.written.append(item.relpath)
                     report.stats[item.relpath] = item.written[1:]
                     folders.add(item.path.parent)
-                committed += 1
             for folder in sorted(folders):
                 _fsync_dir(folder)
         finally:
-            for item in staged[committed:]:  # an exception (or Ctrl-C) before their commit: nothing of theirs is visible
-                _discard(item.tmp)
+            stop.set()
+            results.close()  # waits for the threads: no commit is under way below
+            for item in staged:  # not renamed (a conflict, an error, an exception or Ctrl-C): nothing of it stays
+                if not item.committed:
+                    _discard(item.tmp)
         report.written.sort()
+        report.conflicts.sort(key=lambda c: c.path)
+        report.errors.sort(key=lambda e: e[0])
         return report
 
     def _path(self, relpath: str, is_new: bool, real_folders: dict[Path, str]) -> Path:
@@ -315,12 +326,12 @@ class ChangeSet:
             raise OutsideVault(f"{path} resolves outside the vault {self.root}")
         return path
 
-    def _stage(self, relpath: str, real_folders: dict[Path, str]) -> _Staged | None:
-        """Phase 1 for one file: None when it already holds the new bytes."""
+    def _stage(self, relpath: str, path: Path, umask: int, pid: int) -> _Staged | None:
+        """Phase 1 for one file: None when it already holds the new bytes. ``umask``, ``pid``: the
+        process's, read once (``os.umask`` can only be read by setting it: not from threads)."""
         planned = self.planned[relpath]
-        path = self._path(relpath, planned.old is None, real_folders)
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _BINARY)
         except FileNotFoundError:
             current, seen, mode = None, None, None
         except OSError as exc:
@@ -330,8 +341,7 @@ class ChangeSet:
         else:
             try:
                 info = os.fstat(fd)
-                with os.fdopen(fd, "rb", closefd=False) as handle:
-                    current = handle.read()
+                current = _read_all(fd, info.st_size)
             finally:
                 os.close(fd)
             if not stat.S_ISREG(info.st_mode):
@@ -342,17 +352,16 @@ class ChangeSet:
         if digest(current) != planned.expected_digest:
             raise WriteConflict(path)
         if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
             mode = 0o666 & ~umask
             path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}-{next(_TMP_NAMES)}.vaultlab-tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        tmp = os.path.join(path.parent, f".{path.name}.{pid}-{next(_TMP_NAMES)}.vaultlab-tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, mode)  # created with the note's mode…
         try:
             view = memoryview(planned.new)
             while view:
                 view = view[os.write(fd, view):]
-            os.chmod(tmp, mode) if not hasattr(os, "fchmod") else os.fchmod(fd, mode)
+            if mode & umask:  # …unless the umask took bits away
+                os.chmod(tmp, mode) if not hasattr(os, "fchmod") else os.fchmod(fd, mode)
             info = os.fstat(fd)
         except BaseException:
             os.close(fd)
@@ -372,6 +381,104 @@ class ChangeSet:
         if now != item.seen:
             raise WriteConflict(item.path)
         os.replace(item.tmp, item.path)
+        item.committed = True
+
+
+class _LineMap:
+    """Old line → new line of one planned write. Lines above the first changed line stay, lines below
+    the last one move by the change in length; only the lines between are matched (difflib), and
+    only when one of them is asked for. The unchanged head and tail are found on the bytes (a binary
+    search of slice comparisons): a sync maps warnings on 10,000 notes it wrote."""
+
+    def __init__(self, old: bytes, new: bytes) -> None:
+        same_head = _common_length(old, new)
+        same_tail = _common_length(old[same_head:], new[same_head:], from_end=True)
+        lines_old, lines_new = old.count(b"\n") + 1, new.count(b"\n") + 1
+        self.head = old.count(b"\n", 0, same_head)  # lines identical in both, from the top…
+        tail = old.count(b"\n", len(old) - same_tail)  # …and from the bottom
+        self.old_end, self.delta = lines_old - tail, lines_new - lines_old
+        self.texts: tuple[bytes, bytes] | None = (old, new)
+        self.blocks: list = []
+
+    def __call__(self, line: int) -> int:
+        if line <= self.head:
+            return line
+        if line > self.old_end:
+            return line + self.delta
+        if self.texts is not None:
+            old, new = (text.split(b"\n") for text in self.texts)
+            window = old[self.head:self.old_end], new[self.head:self.old_end + self.delta]
+            self.blocks = difflib.SequenceMatcher(None, *window, autojunk=False).get_matching_blocks()
+            self.texts = None
+        index, edit_starts = line - 1 - self.head, 0
+        for a, b, size in self.blocks:
+            if a <= index < a + size:
+                return self.head + b + index - a + 1
+            if a > index:
+                break
+            edit_starts = b + size
+        return self.head + edit_starts + 1  # inside an edit: where the edit starts in the new version
+
+
+def _common_length(a: bytes, b: bytes, *, from_end: bool = False) -> int:
+    """The length of the longest common prefix (suffix) of ``a`` and ``b``."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if (a[len(a) - mid:] == b[len(b) - mid:]) if from_end else (a[:mid] == b[:mid]):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+_WORKERS = 8  # threads for staging and renaming (measured: 8 cut the renames of 10,000 notes ~10x)
+
+
+def _in_threads(work, items: list, stop: threading.Event, *, key=lambda item: item[0]) -> Iterator[tuple[Any, Any]]:  # noqa: ANN001
+    """(key(item), work(item) or the exception it raised) for every item, the items split into
+    contiguous runs (one folder at a time, mostly) over ``_WORKERS`` threads. Once ``stop`` is set,
+    no further item starts; the caller sets it on Ctrl-C, and this waits for the items under way."""
+    if len(items) < 2 * _WORKERS:
+        chunks = [items]
+    else:
+        size = -(-len(items) // _WORKERS)
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+
+    def run(chunk: list) -> list[tuple[Any, Any]]:
+        out = []
+        for item in chunk:
+            if stop.is_set():
+                break
+            try:
+                out.append((key(item), work(item)))
+            except Exception as exc:  # noqa: BLE001 - reported per item by the caller
+                out.append((key(item), exc))
+        return out
+
+    if len(chunks) == 1:
+        yield from run(chunks[0])
+        return
+    pool = ThreadPoolExecutor(max_workers=len(chunks))
+    try:
+        for results in pool.map(run, chunks):
+            yield from results
+    except BaseException:  # Ctrl-C, or the caller stopped (GeneratorExit): start nothing more…
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # …and wait for the items under way
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The file's bytes by plain ``read`` calls (one, for a file of ``size`` bytes that did not
+    grow): a buffered file object adds an fstat, an ioctl and an lseek per note."""
+    chunks = [os.read(fd, size + 1)]
+    if len(chunks[0]) <= size:
+        return chunks[0]
+    while chunks[-1]:
+        chunks.append(os.read(fd, 1 << 16))
+    return b"".join(chunks)
 
 
 def _discard(tmp: str) -> None:

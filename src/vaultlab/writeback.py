@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from vaultlab.runrecord import RunRecord, finished_records
+from vaultlab.runs import shown_path
 from vaultlab.vault.edit import replace_region, set_properties, upsert_results_rows
 from vaultlab.vault.model import Diagnostic, Note
 from vaultlab.vault.note import parse_note_bytes
+from vaultlab.vault.config import runs_dir_of
 from vaultlab.vault.sync import plan_sync
 from vaultlab.vault.write import ChangeSet, safe_path
 from vaultlab.workspace import Workspace
@@ -71,7 +73,7 @@ def place_runs(ws: Workspace, ids: dict[str, str], diagnostics: list[Diagnostic]
     """Finished runs with their note: the note the run was planned from, else the note whose
     experiment id the run carries. Runs of notes no longer in the vault are counted, not rendered."""
     records, problems = finished_records(ws.root)
-    runs_folder = _display_path(ws.root, ws.config.runs_dir)
+    runs_folder = shown_path(ws.root, ws.config.runs_dir or runs_dir_of(ws.root))
     diagnostics.extend(Diagnostic(runs_folder, 0, "warning", problem, "the run is skipped") for problem in problems)
     if not records:
         return []
@@ -258,15 +260,6 @@ def _thread_sensitivity(ws: Workspace, outcome) -> str:
 
 def _read_if_exists(path: Path) -> bytes | None:
     return path.read_bytes() if path.exists() else None
-
-
-def _display_path(root: Path, folder: Path | None) -> str:
-    if folder is None:
-        return ".vaultlab/runs"
-    try:
-        return folder.relative_to(root).as_posix()
-    except ValueError:
-        return str(folder)
 
 
 def written_notes(ws: Workspace, plan: VaultPlan, written: list[str]) -> list[Note]:

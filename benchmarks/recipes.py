@@ -51,8 +51,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from vaultlab.planning import plan_runs
-    from vaultlab.report.result_rows import delta_text, mean_std_text, summarise
-    from vaultlab.runner import outcome_from_run
     from vaultlab.runs import RunStore
     from vaultlab.workspace import open_workspace
 
@@ -81,17 +79,7 @@ def main() -> None:
             plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=threads_set, device=args.device,
                               variants=None, dataset="synthfas", pretrained=None)
             for plan in plans:
-                outcomes = [outcome_from_run(plan, seed, store.get(plan.run_id(seed))) for seed in plan.seeds]
-                summary = summarise(outcomes)
-                lines.append(f"  {plan.recipe}{':' + plan.variant if plan.variant else ''} on {plan.protocol}, {len(outcomes)} seeds")
-                for arm in summary.arms:
-                    agg = summary.aggregate[arm]
-                    lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
-                for arm, deltas in summary.comparisons.items():
-                    lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
-                for arm in summary.arms:
-                    seeds = ", ".join(f"s{r['seed']} {r['hter']:.1f}/{r['auc']:.1f}" for r in summary.per_seed[arm])
-                    lines.append(f"  {arm:<9} per seed HTER/AUC: {seeds}; dev AUC {dev_auc_text(outcomes, arm)}")
+                lines += plan_report(plan, store)
             report += lines
             console.print("\n".join(lines))
         for query in args.notes if args.thread_check else []:
@@ -100,6 +88,25 @@ def main() -> None:
     print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'}, load average "
           f"{os.getloadavg()[0]:.1f} (target ≤ {TARGET_S} s per note; test split, dev-EER threshold, %)")
     print("\n".join(report))
+
+
+def plan_report(plan, store) -> list[str]:
+    """The lines for one plan (a note's variant) read back from its seeds' run directories."""
+    from vaultlab.report.result_rows import delta_text, mean_std_text, summarise
+    from vaultlab.runner import outcome_from_run
+
+    outcomes = [outcome_from_run(plan, seed, store.get(plan.run_id(seed))) for seed in plan.seeds]
+    summary = summarise(outcomes)
+    lines = [f"  {plan.recipe}{':' + plan.variant if plan.variant else ''} on {plan.protocol}, {len(outcomes)} seeds"]
+    for arm in summary.arms:
+        agg = summary.aggregate[arm]
+        lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
+    for arm, deltas in summary.comparisons.items():
+        lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
+    for arm in summary.arms:
+        seeds = ", ".join(f"s{r['seed']} {r['hter']:.1f}/{r['auc']:.1f}" for r in summary.per_seed[arm])
+        lines.append(f"  {arm:<9} per seed HTER/AUC: {seeds}; dev AUC {dev_auc_text(outcomes, arm)}")
+    return lines
 
 
 def children_cpu_seconds() -> float:

@@ -134,9 +134,7 @@ def thread_check(ws, root: Path, query: str, args, console: Console) -> list[str
     import numpy as np
 
     from vaultlab.planning import plan_runs
-    from vaultlab.runner import execute
-
-    from vaultlab.runner import outcome_from_run
+    from vaultlab.runner import execute, outcome_from_run
     from vaultlab.runs import RunStore
 
     def plans(sets: list[str]):

@@ -8,7 +8,7 @@ scoring, plots, write-back) — and its numbers are read back from the run direc
 ``report.result_rows.summarise`` (the numbers and intervals the notes show). The first command also
 generates SynthFAS (cached for the ones after it); its time is printed with it.
 
-``--thread-check`` instead retrains seed 0 of each note at 1 and at 2 threads and prints how far its
+``--thread-check`` instead retrains seed 0 of each note (each variant) at 1 and at 2 threads and prints how far its
 numbers move (the figure result notes quote as their thread sensitivity).
 
     python benchmarks/recipes.py [--notes 000 003] [--seeds 0,1,2] [--profile quick] [--threads N] [--thread-check] [--keep DIR]
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,8 +51,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from vaultlab.planning import plan_runs
-    from vaultlab.report.result_rows import delta_text, mean_std_text, summarise
-    from vaultlab.runner import outcome_from_run
     from vaultlab.runs import RunStore
     from vaultlab.workspace import open_workspace
 
@@ -69,28 +68,18 @@ def main() -> None:
                        "--profile", args.profile, "--device", args.device]
             command += ["--seeds", args.seeds] if args.seeds else []
             command += [arg for value in threads_set for arg in ("--set", value)]
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), children_cpu_seconds()
             done = subprocess.run(command, capture_output=True, text=True)
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, children_cpu_seconds() - cpu0
             if done.returncode != 0:
                 report.append(f"{query}: `vaultlab run` exited {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
                 continue
             flag = "" if seconds <= TARGET_S else "  OVER"
-            lines = [f"{query}: `vaultlab run {query}` took {seconds:.0f} s{flag}"]
+            lines = [f"{query}: `vaultlab run {query}` took {seconds:.0f} s{flag} (CPU {cpu:.0f} s, user+sys of its process tree)"]
             plans = plan_runs(ws, query, protocol=None, profile=args.profile, seeds=args.seeds, sets=threads_set, device=args.device,
                               variants=None, dataset="synthfas", pretrained=None)
             for plan in plans:
-                outcomes = [outcome_from_run(plan, seed, store.get(plan.run_id(seed))) for seed in plan.seeds]
-                summary = summarise(outcomes)
-                lines.append(f"  {plan.recipe}{':' + plan.variant if plan.variant else ''} on {plan.protocol}, {len(outcomes)} seeds")
-                for arm in summary.arms:
-                    agg = summary.aggregate[arm]
-                    lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
-                for arm, deltas in summary.comparisons.items():
-                    lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
-                for arm in summary.arms:
-                    seeds = ", ".join(f"s{r['seed']} {r['hter']:.1f}/{r['auc']:.1f}" for r in summary.per_seed[arm])
-                    lines.append(f"  {arm:<9} per seed HTER/AUC: {seeds}; dev AUC {dev_auc_text(outcomes, arm)}")
+                lines += plan_report(plan, store)
             report += lines
             console.print("\n".join(lines))
         for query in args.notes if args.thread_check else []:
@@ -99,6 +88,31 @@ def main() -> None:
     print(f"\nprofile {args.profile}, device {args.device}, threads {args.threads or 'default'}, load average "
           f"{os.getloadavg()[0]:.1f} (target ≤ {TARGET_S} s per note; test split, dev-EER threshold, %)")
     print("\n".join(report))
+
+
+def plan_report(plan, store) -> list[str]:
+    """The lines for one plan (a note's variant) read back from its seeds' run directories."""
+    from vaultlab.report.result_rows import delta_text, mean_std_text, summarise
+    from vaultlab.runner import outcome_from_run
+
+    outcomes = [outcome_from_run(plan, seed, store.get(plan.run_id(seed))) for seed in plan.seeds]
+    summary = summarise(outcomes)
+    lines = [f"  {plan.recipe}{':' + plan.variant if plan.variant else ''} on {plan.protocol}, {len(outcomes)} seeds"]
+    for arm in summary.arms:
+        agg = summary.aggregate[arm]
+        lines.append(f"  {arm:<9} HTER {mean_std_text(agg['hter']):<22} AUC {mean_std_text(agg['auc'])}")
+    for arm, deltas in summary.comparisons.items():
+        lines.append(f"  method vs {arm}: HTER {delta_text(deltas['hter'])}; AUC {delta_text(deltas['auc'])}")
+    for arm in summary.arms:
+        seeds = ", ".join(f"s{r['seed']} {r['hter']:.1f}/{r['auc']:.1f}" for r in summary.per_seed[arm])
+        lines.append(f"  {arm:<9} per seed HTER/AUC: {seeds}; dev AUC {dev_auc_text(outcomes, arm)}")
+    return lines
+
+
+def children_cpu_seconds() -> float:
+    """user + sys seconds of every finished child process (and the processes they waited for: forked seed workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def dev_auc_text(outcomes, arm: str) -> str:
@@ -116,25 +130,38 @@ def dev_auc_text(outcomes, arm: str) -> str:
 
 
 def thread_check(ws, root: Path, query: str, args, console: Console) -> list[str]:
-    """Seed 0 of the note ``query`` at 1 and at 2 threads: how far its numbers move."""
+    """Seed 0 of the note ``query`` (each of its variants) at 1 and at 2 threads: how far its numbers move."""
     import numpy as np
 
     from vaultlab.planning import plan_runs
-    from vaultlab.runner import execute
+    from vaultlab.runner import execute, outcome_from_run
+    from vaultlab.runs import RunStore
 
-    runs = {}
-    for threads in (1, 2):
-        [plan, *_] = plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=[f"threads={threads}"],
-                               device=args.device, variants=None, dataset="synthfas", pretrained=None)
-        [runs[threads]] = execute(plan, root, console=console, quiet=True)  # a done run at this thread count is reused
-    one, two = runs[1], runs[2]
-    lines = [f"thread check, {query} seed 0, 1 vs 2 threads (|difference|):"]
-    for arm in sorted(one.metrics):
-        a, b = one.metrics[arm]["dev-eer"], two.metrics[arm]["dev-eer"]
-        s1 = np.array([float(r["score"]) for r in one.run.read_scores() if r["arm"] == arm])
-        s2 = np.array([float(r["score"]) for r in two.run.read_scores() if r["arm"] == arm])
-        lines.append(f"  {arm:<9} HTER {abs(a['hter'] - b['hter']):.2f} points, AUC {abs(a['auc'] - b['auc']):.2f} points, "
-                     f"max score {np.abs(s1 - s2).max():.2e}")
+    def plans(sets: list[str]):
+        return plan_runs(ws, query, protocol=None, profile=args.profile, seeds="0", sets=sets, device=args.device,
+                         variants=None, dataset="synthfas", pretrained=None)
+
+    def seed_zero(default_plan, threads: int):
+        """Seed 0 at ``threads``: a done run at this thread count is reused — one pinned by --set threads=N, or the
+        default run's seed 0 when it recorded that count (a forked seed worker trains at one thread)."""
+        run = RunStore(root).get(default_plan.run_id(0))
+        if run.state() == "done" and run.read_json("result.json", {}).get("threads") == threads:
+            return outcome_from_run(default_plan, 0, run)
+        [plan] = [p for p in plans([f"threads={threads}"]) if p.variant == default_plan.variant]
+        [outcome] = execute(plan, root, console=console, quiet=True)
+        return outcome
+
+    lines = []
+    for default_plan in plans([]):
+        two, one = seed_zero(default_plan, 2), seed_zero(default_plan, 1)
+        variant = f" ({default_plan.variant})" if default_plan.variant else ""
+        lines.append(f"thread check, {query}{variant} seed 0, 1 vs 2 threads (|difference|):")
+        for arm in sorted(one.metrics):
+            a, b = one.metrics[arm]["dev-eer"], two.metrics[arm]["dev-eer"]
+            s1 = np.array([float(r["score"]) for r in one.run.read_scores() if r["arm"] == arm])
+            s2 = np.array([float(r["score"]) for r in two.run.read_scores() if r["arm"] == arm])
+            lines.append(f"  {arm:<9} HTER {abs(a['hter'] - b['hter']):.2f} points, AUC {abs(a['auc'] - b['auc']):.2f} points, "
+                         f"max score {np.abs(s1 - s2).max():.2e}")
     return lines
 
 

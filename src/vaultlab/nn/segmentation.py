@@ -30,13 +30,17 @@ def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int
                            output_stride: int | None = None, atrous_rates: tuple[int, ...] | list[int] | None = None) -> nn.Module:
     """An smp network mapping [B,3,H,W] → [B,classes,H,W]; H, W must be multiples of 16 for DeepLabV3+.
 
-    ``output_stride`` and ``atrous_rates`` apply to DeepLabV3+ only (PSPNet has neither)."""
+    ``decoder_channels`` is the decoder's width: smp's ``psp_out_channels`` for PSPNet (default 512),
+    ``decoder_channels`` for DeepLabV3+ (default 256). ``output_stride`` and ``atrous_rates`` apply to
+    DeepLabV3+ only (PSPNet has neither). smp passes keywords its model does not know on to the encoder,
+    which ignores them: so every option is named here under the keyword its model reads."""
     smp = _offline_smp()
-    options = {} if decoder_channels is None else {"decoder_channels": int(decoder_channels)}
     if variant == "pspnet":
+        options = {} if decoder_channels is None else {"psp_out_channels": int(decoder_channels)}
         return smp.PSPNet(encoder_name=encoder, encoder_weights=None, classes=classes, **options)
     if variant == "deeplabv3plus":
-        # smp's defaults are the DeepLabV3+ paper's: output stride 16, atrous rates (12, 24, 36)
+        options = {} if decoder_channels is None else {"decoder_channels": int(decoder_channels)}
+        # smp's defaults: output stride 16, atrous rates (12, 24, 36)
         if output_stride is not None:
             options["encoder_output_stride"] = int(output_stride)
         if atrous_rates is not None:

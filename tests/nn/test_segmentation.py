@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vaultlab.nn.segmentation import build_segmentation_net
+
+
+def _decoder_widths(net: torch.nn.Module) -> set[int]:
+    """in_channels of the segmentation head's first conv: the width the decoder hands it."""
+    return {m.in_channels for m in net.segmentation_head.modules() if isinstance(m, torch.nn.Conv2d)}
+
+
+@pytest.mark.parametrize("variant", ["pspnet", "deeplabv3plus"])
+def test_decoder_channels_sets_the_decoder_width(variant):
+    # smp's PSPNet has no ``decoder_channels``: it forwards unknown keywords to the encoder, which drops
+    # them, so the width stayed smp's 512 whatever the card said
+    net = build_segmentation_net(variant, "resnet18", classes=3, decoder_channels=16)
+    assert _decoder_widths(net) == {16}
+    assert net.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="pspnet, deeplabv3plus"):
+        build_segmentation_net("unet")

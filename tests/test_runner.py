@@ -94,3 +94,39 @@ def test_seed_workers_split_the_cpu_threads_and_stay_sequential_when_pinned(plan
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     p.hp = {k: v for k, v in p.hp.items() if k != "threads"}
     assert runner.seed_workers(p, 3)[0] == 1
+
+
+ORPHAN = """
+import multiprocessing as mp, os, signal, sys, time
+from vaultlab.runner import end_with_parent
+
+def child(parent, out):
+    signal.signal(signal.SIGTERM, lambda *_: (open(out, "w").write("ended"), os._exit(0)))
+    end_with_parent(parent)
+    time.sleep(60)
+
+p = mp.get_context("fork").Process(target=child, args=(os.getpid(), sys.argv[1]))
+p.start()
+print(p.pid, flush=True)
+time.sleep(0.5)
+os.kill(os.getpid(), signal.SIGKILL)  # the parent dies without a word, as under kill -9
+"""
+
+
+def test_a_seed_worker_ends_when_its_parent_is_killed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from vaultlab.runs import pid_alive
+
+    out = tmp_path / "ended"
+    proc = subprocess.run([sys.executable, "-c", ORPHAN, str(out)], capture_output=True, text=True, timeout=60)
+    child = int(proc.stdout.split()[0])
+    deadline = time.time() + 10
+    while time.time() < deadline and not out.exists():
+        time.sleep(0.05)
+    assert out.read_text() == "ended"  # it got SIGTERM (its run would read interrupted), not left training
+    while time.time() < deadline and pid_alive(child):
+        time.sleep(0.05)
+    assert not pid_alive(child)

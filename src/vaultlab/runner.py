@@ -7,6 +7,7 @@ what anyone can recompute from the run directory.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -313,7 +314,8 @@ def _train_concurrently(jobs: list[SeedJob], workers: int, threads: int, *, resu
 
     def start(job: SeedJob) -> None:
         receive, send = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_seed_worker, args=(job, threads, resume, send), name=f"vaultlab-seed-{job.seed}", daemon=False)
+        process = ctx.Process(target=_seed_worker, args=(job, threads, resume, send, os.getpid()), name=f"vaultlab-seed-{job.seed}",
+                              daemon=False)
         process.start()
         send.close()
         running[job.seed] = (process, receive, job)
@@ -382,7 +384,22 @@ def _train_concurrently(jobs: list[SeedJob], workers: int, threads: int, *, resu
     return outcomes
 
 
-def _seed_worker(job: SeedJob, threads: int, resume: bool, send) -> None:
+def end_with_parent(parent: int) -> None:
+    """Linux: have the kernel send this process SIGTERM when ``parent`` (the process that forked it)
+    dies, however it dies (``kill -9`` included), so no seed trains on as an orphan; elsewhere nothing."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGTERM), 0, 0, 0) != 0:  # 1 = PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _seed_worker(job: SeedJob, threads: int, resume: bool, send, parent: int) -> None:
     """A forked worker: train one seed with ``threads`` threads, report through ``send``."""
     import sys
     import threading
@@ -396,6 +413,7 @@ def _seed_worker(job: SeedJob, threads: int, resume: bool, send) -> None:
     runs._STATUS_LOCK = threading.RLock()  # a parent thread may have held it at the fork; this process starts unlocked
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # outside training; sigterm_as_interrupt() covers training
+    end_with_parent(parent)
     try:
         job.train(resume=resume, console=Console(stderr=True), quiet=True, on_beat=lambda message: send.send(("beat", message)))
         send.send(("done", None))

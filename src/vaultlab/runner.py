@@ -84,7 +84,7 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-_LOADED: dict[tuple[str, str], SampleSet] = {}  # (vault, dataset digest) → the data of this process's last run
+_LOADED: dict[tuple[str, str, str], SampleSet] = {}  # (vault, dataset digest, domains read) → the data of this process's last run
 
 
 def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet:

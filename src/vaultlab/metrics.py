@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
@@ -457,11 +458,8 @@ def _bootstrap(arms: Mapping[str, Sequence[RunScores]], level: str, n_boot: int,
             if not (np.array_equal(lab, label) and np.array_equal(vid, first[2])):
                 raise MetricsError("paired bootstrap: runs differ in their test videos; compare arms and seeds on the same test split")
     bona_fide, attack = np.flatnonzero(label == BONA_FIDE), np.flatnonzero(label == ATTACK)
-    rng = np.random.default_rng(seed)
     n_seeds = len(next(iter(prepared.values())))
-    w_bf = rng.multinomial(len(bona_fide), np.full(len(bona_fide), 1.0 / len(bona_fide)), size=n_boot).astype(np.float64)
-    w_at = rng.multinomial(len(attack), np.full(len(attack), 1.0 / len(attack)), size=n_boot).astype(np.float64)
-    seed_pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    w_bf, w_at, seed_pick = _resampling(seed, len(bona_fide), len(attack), n_boot, n_seeds)
 
     def statistics(runs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Full-data (hter, auc) per seed and bootstrap [n_boot, seeds] arrays, in percent."""
@@ -490,20 +488,35 @@ def _bootstrap(arms: Mapping[str, Sequence[RunScores]], level: str, n_boot: int,
     return out
 
 
+@lru_cache(maxsize=2)
+def _resampling(seed: int, n_bona_fide: int, n_attack: int, n_boot: int, n_seeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bootstrap's draws: per replicate, how often each bona fide and each attack video is drawn,
+    and which seeds. A function of its arguments alone, so one write-back (a note's comparisons and
+    its result notes' intervals, all on one test split) draws them once; read-only, as they are shared."""
+    rng = np.random.default_rng(seed)
+    w_bf = rng.multinomial(n_bona_fide, np.full(n_bona_fide, 1.0 / n_bona_fide), size=n_boot).astype(np.float64)
+    w_at = rng.multinomial(n_attack, np.full(n_attack, 1.0 / n_attack), size=n_boot).astype(np.float64)
+    seed_pick = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    for array in (w_bf, w_at, seed_pick):
+        array.flags.writeable = False
+    return w_bf, w_at, seed_pick
+
+
 def _weighted_auc(s_bf: np.ndarray, s_at: np.ndarray, w_bf: np.ndarray, w_at: np.ndarray) -> np.ndarray:
     """AUC in percent for each row of the weights (resampling counts), in O(rows × videos).
 
     Mann–Whitney with weights: Σ_i w_i [Σ_j w_j (1[s_i > s_j] + ½·1[s_i = s_j])] / (Σ w_i · Σ w_j), the
-    inner sum read off a cumulative sum of attack weights over the distinct score values.
+    inner sum read off a cumulative sum of the attack weights in score order, at the attacks below
+    each bona fide score and at those tied with it. The weights are counts, so every sum is an integer
+    or half-integer, exact in float64 in any order of summation.
     """
-    from scipy.sparse import csr_matrix
-
-    values, group = np.unique(np.concatenate([s_bf, s_at]), return_inverse=True)
-    g_bf, g_at = group[: len(s_bf)], group[len(s_bf):]
-    onehot = csr_matrix((np.ones(len(s_at)), (np.arange(len(s_at)), g_at)), shape=(len(s_at), len(values)))
-    at_per_value = np.asarray((onehot.T @ w_at.T).T)  # [rows, values]
-    below = np.cumsum(at_per_value, axis=1) - at_per_value
-    wins = below[:, g_bf] + 0.5 * at_per_value[:, g_bf]  # [rows, bona fide]
+    order = np.argsort(s_at, kind="stable")
+    ranked = s_at[order]
+    below = np.searchsorted(ranked, s_bf, side="left")  # attacks scoring strictly lower
+    at_or_below = np.searchsorted(ranked, s_bf, side="right")
+    cumulative = np.zeros((w_at.shape[0], len(s_at) + 1))
+    np.cumsum(w_at[:, order], axis=1, out=cumulative[:, 1:])
+    wins = cumulative[:, below] + 0.5 * (cumulative[:, at_or_below] - cumulative[:, below])  # [rows, bona fide]
     return 100.0 * (w_bf * wins).sum(axis=1) / (w_bf.sum(axis=1) * w_at.sum(axis=1))
 
 

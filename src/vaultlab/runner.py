@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from vaultlab.data.protocols import make_splits
+from vaultlab.data.protocols import domains_read, make_splits
 from vaultlab.data.sampleset import SampleSet, Splits
 from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id
 
@@ -85,13 +85,14 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-_LOADED: dict[tuple[str, str], SampleSet] = {}  # (vault, dataset digest) → the data of this process's last run
+_LOADED: dict[tuple[str, str, str], SampleSet] = {}  # (vault, dataset digest, domains read) → the data of this process's last run
 
 
 def load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSet:
     """The run's data, generated (or read from the cache) once per process and shared by every seed,
     fold and variant of it: seeds differ in what they train, never in the data they see."""
-    key = (str(Path(vault_root).resolve()), repr(synthfas_config(plan)) if plan.dataset == "synthfas" else plan.dataset)
+    key = (str(Path(vault_root).resolve()), repr(synthfas_config(plan)) if plan.dataset == "synthfas" else plan.dataset,
+           repr(domains_read(plan.protocol)))
     if key not in _LOADED:
         _LOADED.clear()  # hold one dataset in memory, not every one a long session has used
         _LOADED[key] = _load_dataset(plan, vault_root, console)
@@ -103,7 +104,9 @@ def _load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSe
         from vaultlab.data.synthfas import load_or_generate
 
         config = synthfas_config(plan)
-        console.print(f"SynthFAS: {config.subjects} subjects × {len(config.domains)} domains at {config.image_size} px (seed {config.seed}; cached after the first run)")
+        domains = domains_read(plan.protocol)  # only those the protocol reads: adapt:D0->D1 need not wait for D2 and D3
+        console.print(f"SynthFAS: {config.subjects} subjects × domains {', '.join(domains or config.domains)} at {config.image_size} px "
+                      f"(seed {config.seed}; cached after the first run)")
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         with Progress(TextColumn("[bold]SynthFAS"), BarColumn(), MofNCompleteColumn(), TextColumn("images"),
@@ -115,7 +118,7 @@ def _load_dataset(plan: RunPlan, vault_root: Path, console: Console) -> SampleSe
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, rate=f"{done / max(time.perf_counter() - t0, 1e-9):,.0f} img/s")
 
-            return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas", progress=advance)
+            return load_or_generate(config, vault_root / ".vaultlab" / "cache" / "synthfas", progress=advance, domains=domains)
     from vaultlab.data.real import load_prepared
 
     return load_prepared(plan.dataset, vault_root)

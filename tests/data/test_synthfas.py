@@ -183,6 +183,28 @@ def test_cache_round_trip(tmp_path):
     assert third.meta["cache"]["hit"] is False and np.array_equal(third.images, first.images)
 
 
+def test_rendering_some_domains_gives_their_rows_of_the_full_set(tmp_path):
+    """adapt:D0->D1 renders only D0 and D1: the same bytes, in the same order, as the full set's rows of
+    them (each (chunk, domain) generator is seeded by the domain's place in the config), cached apart;
+    the full set's cache file serves any part of it."""
+    cfg = replace(SMALL, subjects=9, image_size=24)  # two chunks
+    full = generate_synthfas(cfg, workers=1)
+    for domains in (["D0", "D1"], ["D1", "D3"]):
+        part = load_or_generate(cfg, tmp_path, domains=domains)
+        assert part.meta["cache"]["hit"] is False and part.domains() == domains and list(part.meta["domains"]) == domains
+        expected = full.select(np.isin(full.domain, domains))
+        for name in COLUMNS:
+            assert np.array_equal(getattr(part, name), getattr(expected, name)), name
+    assert len({cache_path(cfg, tmp_path), cache_path(cfg, tmp_path, ["D0", "D1"]), cache_path(cfg, tmp_path, ["D1", "D3"])}) == 3
+    assert load_or_generate(cfg, tmp_path, domains=["D1", "D0"]).meta["cache"]["hit"] is True
+    full.save(cache_path(cfg, tmp_path))
+    from_full = load_or_generate(cfg, tmp_path, domains=["D2"])
+    assert from_full.meta["cache"]["path"] == str(cache_path(cfg, tmp_path)) and np.array_equal(
+        from_full.images, full.images[full.domain == "D2"])
+    with pytest.raises(ValueError, match="D9"):
+        load_or_generate(cfg, tmp_path, domains=["D9"])
+
+
 def test_configurable_size_and_counts():
     cfg = SynthFASConfig(seed=1, subjects=5, image_size=40, frames=3, bona_fide_videos=1, attack_videos=2, domains=("D1", "D3"))
     data = generate_synthfas(cfg)

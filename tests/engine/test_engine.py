@@ -46,6 +46,27 @@ def test_balanced_batches_are_half_bona_fide(toy_set):
         assert int(batch["label"].sum()) == 8
 
 
+def test_flipped_batches_mirror_exactly_the_drawn_rows(toy_set):
+    """The flip is applied to the uint8 rows before conversion: the batch must equal mirroring the
+    normalised floats (values and layout: the conv algorithm, hence the numbers, depends on strides),
+    and depth and parsing must be mirrored with their image."""
+    engine = Engine(EngineOptions(device="cpu"), quiet=True)
+    spec = BatchSpec(batch_size=16, hflip=True, depth_size=8, parsing_size=8)
+    flipped = engine.batches(toy_set, spec, shuffle=True, seed=5)
+    plain = engine.batches(toy_set, BatchSpec(batch_size=16, depth_size=8, parsing_size=8), shuffle=True, seed=5)
+    n_flipped = 0
+    for epoch in (0, 1):
+        for a, b in zip(flipped.epoch(epoch), plain.epoch(epoch)):
+            assert torch.equal(a["index"], b["index"])
+            mirrored = (a["image"] != b["image"]).flatten(1).any(1)
+            n_flipped += int(mirrored.sum())
+            expected = torch.where(mirrored.view(-1, 1, 1, 1), b["image"].flip(-1), b["image"])
+            assert torch.equal(a["image"], expected) and a["image"].stride() == b["image"].stride()
+            assert torch.equal(a["depth"], torch.where(mirrored.view(-1, 1, 1, 1), b["depth"].flip(-1), b["depth"]))
+            assert torch.equal(a["parsing"], torch.where(mirrored.view(-1, 1, 1), b["parsing"].flip(-1), b["parsing"]))
+    assert 0 < n_flipped < 2 * len(flipped) * 16  # some rows flipped, not all
+
+
 def test_loss_falls_and_history_is_recorded(toy_set, tmp_path):
     _, record = _train(toy_set, tmp_path, epochs=4)
     assert [h["epoch"] for h in record.history] == [1, 2, 3, 4]

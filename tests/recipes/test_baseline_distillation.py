@@ -112,9 +112,14 @@ def test_every_distillation_profile_trains_each_stage_for_enough_steps():
     for name, profile in card["profiles"].items():
         if name == "smoke":  # a seconds-long check that a note runs end to end, never a result to read
             continue
-        for stage in ("teacher", "student"):
-            steps = int(profile[f"{stage}_epochs"]) * int(profile[f"{stage}_steps_per_epoch"])
-            assert steps >= 50, f"{name}: {stage} trains for {steps} optimiser steps"
+        # the defect this guards against: "epochs" over the 2k = 32 target rows, one batch each (the paper
+        # profile once trained the student 30 steps in all). Floors: the teacher learns the source from
+        # scratch; the student fine-tunes the teacher, and its quick length (25 steps) was chosen on dev —
+        # no longer schedule scored better there (methods/distillation.yaml, schedule assumption).
+        for stage, floor in (("teacher", 50), ("student", 25)):
+            per_epoch = int(profile[f"{stage}_steps_per_epoch"])
+            steps = int(profile[f"{stage}_epochs"]) * per_epoch
+            assert per_epoch >= 20 and steps >= floor, f"{name}: {stage} trains for {steps} optimiser steps ({per_epoch} per epoch)"
 
 
 def test_student_features_for_mmd_and_pairs_are_taken_with_dropout_off():

@@ -57,6 +57,15 @@ def parse_protocol(text: str) -> ProtocolSpec:
     return ProtocolSpec(name, arg)
 
 
+def domains_read(protocol: str) -> list[str] | None:
+    """The domains a protocol's splits read, when it names them (adapt: source and target); None: all."""
+    spec = parse_protocol(protocol)
+    if spec.name == "adapt":
+        source, _, target = spec.arg.partition("->")
+        return [source, target]
+    return None
+
+
 def make_splits(data: SampleSet, protocol: str, options: dict | None = None) -> Splits:
     spec = parse_protocol(protocol)
     splits = registry.load("protocol", spec.name)(data, spec.arg, dict(options or {}))

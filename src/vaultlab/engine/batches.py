@@ -113,28 +113,31 @@ class Batches:
             flip = None if flip is None else shard(flip, self.group)
         t = torch.from_numpy(idx)
         at = self._to_device(t) if self._on_device else t  # index where the rows live
+        flip = None if flip is None or not flip.any() else (self._to_device(flip) if self._on_device else flip)
         # NHWC uint8 → NCHW float view (channels_last strides), normalised in place: (x/255 − mean)/std.
-        images = self._images[at].to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
+        images = _flipped(self._images[at], flip, 2).to(dev, non_blocking=True).permute(0, 3, 1, 2).float()
         images.mul_(self._scale).add_(self._shift)
-        if flip is not None:
-            flip = self._to_device(flip)
-            images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
         if self.spec.image_size and self.spec.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.spec.image_size, mode="bilinear", align_corners=False, antialias=True)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         batch = {"image": images, "label": self._label[at].to(dev), "domain": self._domain_ids[at].to(dev), "index": t}
         if self.spec.depth_size:
-            depth = self._depth[at].to(dev).unsqueeze(1).float().div_(255)
-            if flip is not None:
-                depth = torch.where(flip.view(-1, 1, 1, 1), depth.flip(-1), depth)
+            depth = _flipped(self._depth[at], flip, 2).to(dev).unsqueeze(1).float().div_(255)
             batch["depth"] = F.interpolate(depth, size=self.spec.depth_size, mode="area")
         if self.spec.parsing_size:
-            parsing = self._parsing[at].to(dev).unsqueeze(1).float()
-            if flip is not None:
-                parsing = torch.where(flip.view(-1, 1, 1, 1), parsing.flip(-1), parsing)
+            parsing = _flipped(self._parsing[at], flip, 2).to(dev).unsqueeze(1).float()
             batch["parsing"] = F.interpolate(parsing, size=self.spec.parsing_size, mode="nearest").squeeze(1).long()
         return batch
+
+
+def _flipped(rows: torch.Tensor, flip: torch.Tensor | None, width_dim: int) -> torch.Tensor:
+    """``rows`` (a fresh gather, modified in place) with the rows where ``flip`` is true mirrored along
+    ``width_dim``. Done on the uint8 rows before conversion: a quarter of the bytes of flipping floats,
+    and only the flipped half is touched; the values (and the float tensor's layout) are the same."""
+    if flip is not None:
+        rows[flip] = rows[flip].flip(width_dim)
+    return rows
 
 
 def _fits_on(device: torch.device, tensors: list[torch.Tensor]) -> bool:

@@ -2,6 +2,7 @@
 
     data = generate_synthfas(SynthFASConfig(seed=0))                 # a SampleSet
     data = load_or_generate(SynthFASConfig(), Path(".vaultlab/cache"))  # cached by config hash
+    data = load_or_generate(config, cache, domains=["D0", "D1"])      # only what adapt:D0->D1 reads
 
 Per subject (identity fixed across domains) and per capture domain (D0 lab, D1 webcam, D2 phone,
 D3 lowres: light, background, camera, printer and screen of its own), the generator makes
@@ -13,14 +14,16 @@ even on a single-domain test (lodo, adapt: 1,024 bona fide and 1,024 attack vide
 
 Deterministic: the same config gives the same bytes (on the same torch build; generation runs in
 fixed-size chunks, each with its own seeded generator, so the result does not depend on threads or
-progress reporting).
+progress reporting). Rendering only some of the config's domains (``domains=``) gives exactly their
+rows of the full set, in the same order: each (chunk, domain) generator is seeded by the domain's
+place in ``config.domains``, and nothing else depends on which domains are rendered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,25 +91,58 @@ class SynthFASConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def cache_path(config: SynthFASConfig, cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"synthfas-{config.digest()}.npz"
+def cache_path(config: SynthFASConfig, cache_dir: Path, domains: Sequence[str] | None = None) -> Path:
+    """The cache file of ``config``, or of the part of it that renders only ``domains``."""
+    rendered = _rendered_domains(config, domains)
+    part = "" if len(rendered) == len(config.domains) else "-" + "-".join(config.domains[i] for i in rendered)
+    return Path(cache_dir) / f"synthfas-{config.digest()}{part}.npz"
 
 
-def load_or_generate(config: SynthFASConfig, cache_dir: Path, progress: Progress | None = None) -> SampleSet:
-    """The cached SampleSet for ``config`` if present (and readable), else generate and cache it."""
-    path = cache_path(config, cache_dir)
-    if path.exists():
-        try:
-            data = SampleSet.load(path)
-            if data.meta.get("generator_version") == GENERATOR_VERSION and data.meta.get("config") == config.to_dict():
-                data.meta["cache"] = {"path": str(path), "hit": True}
-                return data
-        except Exception:  # a corrupt or foreign file: regenerate over it
-            pass
-    data = generate_synthfas(config, progress=progress)
+def load_or_generate(config: SynthFASConfig, cache_dir: Path, progress: Progress | None = None,
+                     domains: Sequence[str] | None = None) -> SampleSet:
+    """The SampleSet of ``config`` (only its ``domains``, when given) from the cache if there (the
+    whole set's file serves any part of it), else generated and cached."""
+    wanted = [config.domains[i] for i in _rendered_domains(config, domains)]
+    for path in dict.fromkeys([cache_path(config, cache_dir, wanted), cache_path(config, cache_dir)]):
+        data = _cached(path, config)
+        if data is not None:
+            if data.domains() != sorted(wanted):
+                data = _only_domains(data, wanted)
+            data.meta["cache"] = {"path": str(path), "hit": True}
+            return data
+    path = cache_path(config, cache_dir, wanted)
+    data = generate_synthfas(config, progress=progress, domains=wanted)
     data.save(path)
     data.meta["cache"] = {"path": str(path), "hit": False}
     return data
+
+
+def _cached(path: Path, config: SynthFASConfig) -> SampleSet | None:
+    if not path.exists():
+        return None
+    try:
+        data = SampleSet.load(path)
+    except Exception:  # a corrupt or foreign file: regenerate over it
+        return None
+    if data.meta.get("generator_version") == GENERATOR_VERSION and data.meta.get("config") == config.to_dict():
+        return data
+    return None
+
+
+def _only_domains(data: SampleSet, domains: Sequence[str]) -> SampleSet:
+    part = data.select(np.isin(data.domain, list(domains)))
+    part.meta = {**data.meta, "domains": {d: t for d, t in data.meta["domains"].items() if d in domains}}
+    return part
+
+
+def _rendered_domains(config: SynthFASConfig, domains: Sequence[str] | None) -> list[int]:
+    """Indices into ``config.domains`` of the domains to render (all when ``domains`` is None)."""
+    if domains is None:
+        return list(range(len(config.domains)))
+    unknown = sorted(set(domains) - set(config.domains))
+    if unknown or not domains:
+        raise ValueError(f"SynthFAS domains {unknown or list(domains)}: not among this config's {', '.join(config.domains)}")
+    return [i for i, d in enumerate(config.domains) if d in set(domains)]
 
 
 def _split_of_subjects(config: SynthFASConfig) -> np.ndarray:
@@ -215,19 +251,23 @@ def _render_chunk(config: SynthFASConfig, dom_idx: int, subj: np.ndarray, params
 
 
 def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress | None = None,
-                      workers: int | None = None) -> SampleSet:
+                      workers: int | None = None, domains: Sequence[str] | None = None) -> SampleSet:
     """Generate the SynthFAS SampleSet for ``config`` (default: the quick 352-subject profile).
 
     ``workers`` forked processes (default: one per CPU thread torch may use) render the subject
     chunks, one thread each, into shared memory. Every (chunk, domain) has its own seeded generator
-    and reads only shared, fixed inputs, so the bytes do not depend on ``workers``.
+    and reads only shared, fixed inputs, so the bytes do not depend on ``workers``. ``domains``
+    (default: all of ``config.domains``) renders only those: the same rows, in the same order, as the
+    full set holds for them.
     """
     config = config or SynthFASConfig()
-    S, N = config.image_size, config.n_images
+    rendered = _rendered_domains(config, domains)
+    per_chunk_subject = len(rendered) * config.images_per_subject_domain  # rows of one subject in one chunk
+    S, N = config.image_size, config.subjects * per_chunk_subject
     params = _render.sample_subjects(config.subjects, np.random.default_rng([config.seed, 0xFACE]))
     split_of = _split_of_subjects(config)
     chunks = [np.arange(i, min(i + CHUNK_SUBJECTS, config.subjects)) for i in range(0, config.subjects, CHUNK_SUBJECTS)]
-    starts = np.cumsum([0] + [len(c) * len(config.domains) * config.images_per_subject_domain for c in chunks])
+    starts = np.cumsum([0] + [len(c) * per_chunk_subject for c in chunks])
     noise_gen = torch.Generator().manual_seed(int(np.random.SeedSequence([config.seed, 0x0153]).generate_state(1)[0]))
     noise = NoiseBank(S, noise_gen)
     workers = min(len(chunks), torch.get_num_threads() if workers is None else max(1, workers))
@@ -235,8 +275,8 @@ def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress |
     label = np.empty(N, dtype=np.int64)
     pai, domain, subject, video, split = ([None] * N for _ in range(5))
     done = 0
-    for c_idx, d_idx, rows in _render_chunks(config, chunks, starts, params, noise, pixels, workers):
-        pos = int(starts[c_idx]) + d_idx * len(chunks[c_idx]) * config.images_per_subject_domain
+    for c_idx, d_idx, rows in _render_chunks(config, rendered, chunks, starts, params, noise, pixels, workers):
+        pos = int(starts[c_idx]) + rendered.index(d_idx) * len(chunks[c_idx]) * config.images_per_subject_domain
         dname = config.domains[d_idx]
         for j, (lab, p, s, vid) in enumerate(rows):
             label[pos + j], pai[pos + j], domain[pos + j] = lab, p, dname
@@ -252,7 +292,7 @@ def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress |
         "depth_source": "exact (SynthFAS geometry)",
         "parsing_classes": list(PARSING_CLASSES),
         "attack_parsing": ATTACK_PARSING,
-        "domains": {d: DOMAINS[d].title for d in config.domains},
+        "domains": {config.domains[i]: DOMAINS[config.domains[i]].title for i in rendered},
     }
     return SampleSet(
         images=pixels["images"], label=label, pai=np.array(pai, dtype="U"), domain=np.array(domain, dtype="U"),
@@ -270,13 +310,14 @@ def _shared(shape: tuple[int, ...], workers: int) -> np.ndarray:
     return np.frombuffer(mmap.mmap(-1, max(1, int(np.prod(shape)))), dtype=np.uint8).reshape(shape)
 
 
-def _render_chunk_domains(config: SynthFASConfig, c_idx: int, subj: np.ndarray, start: int, params, noise: NoiseBank,
-                          pixels: dict[str, np.ndarray]):
-    """Render every domain of one subject chunk into ``pixels`` from row ``start`` on; yields (domain index, rows)."""
+def _render_chunk_domains(config: SynthFASConfig, rendered: list[int], c_idx: int, subj: np.ndarray, start: int, params,
+                          noise: NoiseBank, pixels: dict[str, np.ndarray]):
+    """Render the ``rendered`` domains of one subject chunk into ``pixels`` from row ``start`` on; yields
+    (domain index, rows)."""
     with torch.no_grad():
         maps = _render.head_maps({k: torch.from_numpy(v[subj]) for k, v in params.items()}, config.image_size)
     pos = start
-    for d_idx in range(len(config.domains)):
+    for d_idx in rendered:
         seed = np.random.SeedSequence([config.seed, d_idx, c_idx, DOMAIN_SALT]).generate_state(2, dtype=np.uint64)
         gen = torch.Generator().manual_seed(int(seed[0] & 0x7FFF_FFFF_FFFF_FFFF))
         with torch.no_grad():
@@ -288,11 +329,11 @@ def _render_chunk_domains(config: SynthFASConfig, c_idx: int, subj: np.ndarray, 
         yield d_idx, part["rows"]
 
 
-def _render_chunks(config, chunks, starts, params, noise, pixels, workers: int):
+def _render_chunks(config, rendered, chunks, starts, params, noise, pixels, workers: int):
     """(chunk, domain, rows) for every chunk and domain, in this process or in ``workers`` forked ones."""
     if workers == 1:
         for c_idx, subj in enumerate(chunks):
-            for d_idx, rows in _render_chunk_domains(config, c_idx, subj, int(starts[c_idx]), params, noise, pixels):
+            for d_idx, rows in _render_chunk_domains(config, rendered, c_idx, subj, int(starts[c_idx]), params, noise, pixels):
                 yield c_idx, d_idx, rows
         return
     import multiprocessing as mp
@@ -304,7 +345,7 @@ def _render_chunks(config, chunks, starts, params, noise, pixels, workers: int):
         for w in range(workers):
             receive, send = ctx.Pipe(duplex=False)
             mine = list(range(w, len(chunks), workers))
-            proc = ctx.Process(target=_chunk_worker, args=(config, mine, chunks, starts, params, noise, pixels, send), daemon=True)
+            proc = ctx.Process(target=_chunk_worker, args=(config, rendered, mine, chunks, starts, params, noise, pixels, send), daemon=True)
             proc.start()
             send.close()
             procs.append(proc)
@@ -333,11 +374,11 @@ def _render_chunks(config, chunks, starts, params, noise, pixels, workers: int):
             conn.close()
 
 
-def _chunk_worker(config, mine, chunks, starts, params, noise, pixels, send) -> None:
+def _chunk_worker(config, rendered, mine, chunks, starts, params, noise, pixels, send) -> None:
     torch.set_num_threads(1)
     try:
         for c_idx in mine:
-            for d_idx, rows in _render_chunk_domains(config, c_idx, chunks[c_idx], int(starts[c_idx]), params, noise, pixels):
+            for d_idx, rows in _render_chunk_domains(config, rendered, c_idx, chunks[c_idx], int(starts[c_idx]), params, noise, pixels):
                 send.send((c_idx, d_idx, rows))
     except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the parent stops too
         send.send(KeyboardInterrupt())

@@ -418,7 +418,12 @@ def _seed_worker(job: SeedJob, threads: int, resume: bool, send, parent: int) ->
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # outside training; sigterm_as_interrupt() covers training
     end_with_parent(parent)
     try:
-        job.train(resume=resume, console=Console(stderr=True), quiet=True, on_beat=lambda message: send.send(("beat", message)))
+        def beat(message: str) -> None:
+            if os.getppid() != parent:  # the run process died while SIGTERM was ignored (outside training)
+                raise KeyboardInterrupt
+            send.send(("beat", message))
+
+        job.train(resume=resume, console=Console(stderr=True), quiet=True, on_beat=beat)
         send.send(("done", None))
     except KeyboardInterrupt:
         send.send(("interrupted", None))

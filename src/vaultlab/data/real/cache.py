@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,16 +55,6 @@ def records_digest(records: list[VideoRecord]) -> str:
     for r in records:
         h.update(f"{r.video_id}\t{r.label}\t{r.pai}\t{r.split}\t{r.subject}\n".encode())
     return h.hexdigest()
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1, sort_keys=True, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
 
 
 def read_manifest(cache_dir: Path) -> dict[str, Any] | None:

@@ -37,7 +37,6 @@ from vaultlab.data.real.cache import (
     read_manifest,
     records_digest,
     shard_path,
-    write_json_atomic,
 )
 from vaultlab.data.real.crops import CropSpec, VideoCrops, crop_or_message
 from vaultlab.data.real.faces import CROP_RESIZE, DETECTOR_NAME, FaceDetector
@@ -48,6 +47,7 @@ from vaultlab.data.real.sampling import parse_frame_convention
 from vaultlab.data.real.video import UnreadableMediaError, keep_decoder_memory
 from vaultlab.data.real.workers import crop_in_workers
 from vaultlab.data.sampleset import SampleSet
+from vaultlab.runs import write_json_atomic
 
 DEFAULT_SHARD_SIZE = 32  # videos per shard
 

@@ -18,9 +18,12 @@
    stage (index, seek + decode, face search, crop; best of two passes in this process over 32 of
    the videos), the rest of a one-process prepare (shards, pseudo maps, manifest), what starting N
    workers costs once per prepare (N workers minus one process on a 3-video tree), and what passing
-   videos and crops between processes costs; last, whether the cores slow each other down: the same
+   videos and crops between processes costs; then whether the cores slow each other down: the same
    cropping in N processes at once against one alone (two hyperthreads of one physical core each run
-   at little more than half speed, which no number of workers gets around). ``--every`` adds one ``every:5`` run (SA-FAS) with N
+   at little more than half speed, which no number of workers gets around); last, the floor: the CPU
+   time of only decoding the frames ``6+mid`` needs (from the keyframe before each sampled frame up to
+   it, bare PyAV, nothing else), split into keyframes and other frames, and the crops/s N workers could
+   not exceed even if everything else were free. ``--every`` adds one ``every:5`` run (SA-FAS) with N
    workers. The crops of the 1- and N-worker runs must be identical. The default 192 videos amortise
    the pool's start roughly as a real prepare (thousands of videos) does; it is printed apart.
 2. Cache: a prepared cache of ``--images`` crops at 224 px is loaded with ``load_prepared``
@@ -223,6 +226,48 @@ def stage_costs(tree: Path, videos: int) -> dict[str, float]:
     return {stage: 1000 * seconds / crops for stage, seconds in spent.items()}
 
 
+def decode_floor(tree: Path, videos: int) -> dict[str, float]:
+    """The least decoding any reader of exact frames must do, in this process, on the first ``videos``
+    videos: for each sampled frame, PyAV decodes from the keyframe at or before it up to it (a seek only
+    where that skips frames), nothing converted, no face search, no crop; the index comes from
+    ``index_video`` untimed. Returns the CPU ms per crop (open, seek and decode) and, per crop, the
+    keyframes and other frames decoded with the CPU ms each takes to decode."""
+    import av
+
+    from vaultlab.data.real.sampling import parse_frame_convention, sampled_frame_indices
+    from vaultlab.data.real.video import index_video, keep_decoder_memory
+
+    keep_decoder_memory()
+    convention = parse_frame_convention(SETTINGS.frames)
+    total, crops = 0.0, 0
+    spent, count = {True: 0.0, False: 0.0}, {True: 0, False: 0}  # by packet.is_keyframe
+    for path in sorted(tree.rglob("*.avi"))[:videos]:
+        index = index_video(path)
+        position_of = {pts: i for i, pts in enumerate(index.pts)}
+        wanted = sampled_frame_indices(convention, index.declared or index.packets)
+        t0 = time.process_time()
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_count = 1
+            position, packets = -1, container.demux(stream)
+            for target in wanted:
+                key = max(k for k in index.keyframes if k <= target)
+                if key > position + 1:
+                    container.seek(index.pts[key], stream=stream, backward=True, any_frame=False)
+                    packets = container.demux(stream)
+                while position < target:
+                    packet = next(packets)
+                    t1 = time.process_time()
+                    frames = packet.decode()
+                    spent[bool(packet.is_keyframe)] += time.process_time() - t1
+                    count[bool(packet.is_keyframe)] += 1
+                    position = max([position] + [position_of[f.pts] for f in frames])
+        total += time.process_time() - t0
+        crops += len(wanted)
+    return {"ms": 1000 * total / crops, "keyframes": count[True] / crops, "others": count[False] / crops,
+            "keyframe_ms": 1000 * spent[True] / max(count[True], 1), "other_ms": 1000 * spent[False] / max(count[False], 1)}
+
+
 def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: int, every: bool) -> None:
     adopt_orphans()
     tree = tmp / "replay-1080p"
@@ -273,6 +318,15 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
     print(f"  {workers} processes cropping at once each spend {ratio:.2f}x the CPU time one spends alone ({load_average()}); "
           f"on an idle machine that caps the speed-up near {workers / ratio:.2f}x (1.00x each: independent cores; "
           "near 2x: the cores are two hyperthreads of one physical core, or the host shares them)")
+    floor = min((decode_floor(tree, min(videos, 32)) for _ in range(2)), key=lambda f: f["ms"])
+    budget = workers * 1000 / 100  # CPU ms per crop that N busy cores can spend at 100 crops/s
+    print(f"FLOOR: decoding only the frames {SETTINGS.frames} needs (PyAV from the keyframe at or before each sampled frame up "
+          f"to it; nothing converted, no face search, no crop; best of two passes): {floor['ms']:.1f} CPU ms per crop, that is "
+          f"{floor['keyframes']:.1f} keyframe at {floor['keyframe_ms']:.1f} ms and {floor['others']:.1f} other frames at "
+          f"{floor['other_ms']:.2f} ms each per crop\n"
+          f"  → {workers} workers on {workers} idle cores make at most {workers * 1000 / floor['ms']:.0f} crops/s even if "
+          f"everything else were free; 100 crops/s leaves {budget - floor['ms']:.1f} ms per crop for everything else "
+          f"(face search and crop alone, above: {stages['face search'] + stages['crop']:.1f})")
     if every:
         rate, cpu_ms, images = timed_prepare(tree, tmp / "cache-every5", "every:5", workers)
         print(f"prepare every:5, {workers} workers: {images} crops: {rate:.1f} crops/s wall, {cpu_ms:.1f} CPU ms per crop")

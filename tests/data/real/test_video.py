@@ -63,6 +63,30 @@ def test_frames_nothing_refers_to_are_skipped_unless_wanted(tmp_path):
     assert len(every) == 24 and wanted <= set(some) and len(some) < 20
 
 
+@pytest.mark.parametrize("frames,decoded", [
+    ("6+mid", [*range(0, 7), *range(12, 22)]),  # frames 6 and 21: from keyframe 0, then a seek to keyframe 12
+    ("every:5", [*range(0, 11), *range(12, 21), 24, 25]),  # 15's keyframe is past 10: seek; 20 follows on; 25: seek
+])
+def test_each_wanted_frame_is_decoded_from_the_keyframe_before_it_and_no_frame_twice(tmp_path, monkeypatch, frames, decoded):
+    from vaultlab.data.real import video
+    from vaultlab.data.real.sampling import parse_frame_convention, sampled_frame_indices
+
+    path = write_video(tmp_path / "a.avi", moving_frames(30), gop=12)
+    index = index_video(path)
+    assert index.keyframes == (0, 12, 24)
+    seen, real = [], video._decoded_but_unreferenced
+
+    def counted(container, stream, wanted_pts):
+        for frame in real(container, stream, wanted_pts):
+            seen.append(index.pts.index(frame.pts))
+            yield frame
+
+    monkeypatch.setattr(video, "_decoded_but_unreferenced", counted)
+    wanted = sampled_frame_indices(parse_frame_convention(frames), 30)
+    assert [i for i, _ in video.iter_pictures(path, wanted, index)] == wanted
+    assert seen == decoded
+
+
 def test_truncated_file_states_more_frames_than_it_holds(tmp_path):
     path = write_truncated_avi(tmp_path / "t.avi", face_frames(12), keep=5)
     index = index_video(path)

@@ -22,7 +22,7 @@
    cropping in N processes at once against one alone (two hyperthreads of one physical core each run
    at little more than half speed, which no number of workers gets around); last, the floor: the CPU
    time of only decoding the frames ``6+mid`` needs (from the keyframe before each sampled frame up to
-   it, bare PyAV, nothing else), split into keyframes and other frames, and the crops/s N workers could
+   it, bare PyAV, nothing else; best of two passes, with the stages' passes), split into keyframes and other frames, and the crops/s N workers could
    not exceed even if everything else were free. ``--every`` adds one ``every:5`` run (SA-FAS) with N
    workers. The crops of the 1- and N-worker runs must be identical. The default 192 videos amortise
    the pool's start roughly as a real prepare (thousands of videos) does; it is printed apart.
@@ -276,7 +276,7 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
     print(f"made {videos} videos of 1920x1080, {frames} frames each, in {time.perf_counter() - t0:.1f} s")
     for path in sorted(tree.rglob("*.avi")):  # warm page cache: every timed run reads from memory
         path.read_bytes()
-    stage_before = stage_costs(tree, min(videos, 32))
+    stage_before, floor_before = stage_costs(tree, min(videos, 32)), decode_floor(tree, min(videos, 32))
     print(f"before the runs: {load_average()}")
     rates: dict[int, list[float]] = {1: [], workers: []}
     costs: dict[int, list[float]] = {1: [], workers: []}
@@ -300,6 +300,7 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
     one, many = min(costs[1]), min(costs[workers])
     start_s = pool_start_cpu_seconds(tree, tmp, workers)
     stages = {stage: min(a, b) for (stage, a), b in zip(stage_before.items(), stage_costs(tree, min(videos, 32)).values())}
+    floor = min(floor_before, decode_floor(tree, min(videos, 32)), key=lambda f: f["ms"])  # as the stages: before and after the runs
     print(f"where the CPU goes, ms per crop (best runs; stages: best of two passes in this process over {min(videos, 32)} videos):")
     for stage, ms in stages.items():
         print(f"  {stage:30s} {ms:5.1f}")
@@ -318,10 +319,9 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
     print(f"  {workers} processes cropping at once each spend {ratio:.2f}x the CPU time one spends alone ({load_average()}); "
           f"on an idle machine that caps the speed-up near {workers / ratio:.2f}x (1.00x each: independent cores; "
           "near 2x: the cores are two hyperthreads of one physical core, or the host shares them)")
-    floor = min((decode_floor(tree, min(videos, 32)) for _ in range(2)), key=lambda f: f["ms"])
     budget = workers * 1000 / 100  # CPU ms per crop that N busy cores can spend at 100 crops/s
     print(f"FLOOR: decoding only the frames {SETTINGS.frames} needs (PyAV from the keyframe at or before each sampled frame up "
-          f"to it; nothing converted, no face search, no crop; best of two passes): {floor['ms']:.1f} CPU ms per crop, that is "
+          f"to it; nothing converted, no face search, no crop; best of two passes as the stages): {floor['ms']:.1f} CPU ms per crop, that is "
           f"{floor['keyframes']:.1f} keyframe at {floor['keyframe_ms']:.1f} ms and {floor['others']:.1f} other frames at "
           f"{floor['other_ms']:.2f} ms each per crop\n"
           f"  → {workers} workers on {workers} idle cores make at most {workers * 1000 / floor['ms']:.0f} crops/s even if "

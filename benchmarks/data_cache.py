@@ -326,7 +326,8 @@ def bench_prepare(tmp: Path, videos: int, frames: int, repeats: int, workers: in
           f"{floor['other_ms']:.2f} ms each per crop\n"
           f"  → {workers} workers on {workers} idle cores make at most {workers * 1000 / floor['ms']:.0f} crops/s even if "
           f"everything else were free; 100 crops/s leaves {budget - floor['ms']:.1f} ms per crop for everything else "
-          f"(face search and crop alone, above: {stages['face search'] + stages['crop']:.1f})")
+          f"(face search and crop alone, above: {stages['face search'] + stages['crop']:.1f}); decoding is "
+          f"{floor['ms'] / sum(stages.values()):.0%} of the stages' sum")
     if every:
         rate, cpu_ms, images = timed_prepare(tree, tmp / "cache-every5", "every:5", workers)
         print(f"prepare every:5, {workers} workers: {images} crops: {rate:.1f} crops/s wall, {cpu_ms:.1f} CPU ms per crop")

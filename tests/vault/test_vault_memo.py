@@ -61,9 +61,9 @@ def test_a_note_edited_while_the_sync_writes_is_not_memoised(seed_vault: Path, m
     victim = sorted(seed_vault.glob("00*.md"))[4]
     real = writeback.remember_outcome
 
-    def user_types(ws, plan, result, before):  # noqa: ANN001 - the user saves a note just before the memo is taken
+    def user_types(ws, plan, result, before, **kwargs):  # noqa: ANN001, ANN003 - the user saves a note just before the memo is taken
         victim.write_bytes(victim.read_bytes() + b"\nuser typing\n")
-        real(ws, plan, result, before)
+        real(ws, plan, result, before, **kwargs)
 
     monkeypatch.setattr(writeback, "remember_outcome", user_types)
     sync(seed_vault)

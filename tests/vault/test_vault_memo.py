@@ -70,6 +70,23 @@ def test_a_note_edited_while_the_sync_writes_is_not_memoised(seed_vault: Path, m
     assert not (seed_vault / memo.MEMO_RELPATH).exists()
 
 
+def test_the_next_sync_is_planned_once_while_the_notes_are_renamed(seed_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo's "next sync" is computed during the commit, for the files planned, and reused
+    when exactly those were written; the memo it records is what a full sync then prints."""
+    from vaultlab import writeback
+    from vaultlab.vault.write import ChangeSet
+
+    calls, real_next, real_apply = [], writeback.next_sync, ChangeSet.apply
+    monkeypatch.setattr(writeback, "next_sync", lambda *args: calls.append("next_sync") or real_next(*args))
+    monkeypatch.setattr(ChangeSet, "apply", lambda self, **kw: calls.append("apply") or real_apply(self, **kw))
+    code, first = sync(seed_vault)
+    assert code == 0 and "file(s) written" in first and recorded(seed_vault)
+    assert calls == ["apply", "next_sync"]
+    code, memoised = sync(seed_vault, verbose=True)
+    monkeypatch.setattr(memo, "load", lambda root, state: None)
+    assert sync(seed_vault, verbose=True) == (0, memoised)
+
+
 def test_a_damaged_or_hostile_memo_is_ignored(seed_vault: Path) -> None:
     sync(seed_vault)
     path = seed_vault / memo.MEMO_RELPATH

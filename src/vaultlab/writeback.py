@@ -16,9 +16,9 @@ Nothing here depends on the clock: ``last_run`` is the newest run's end time.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 from vaultlab.runrecord import RunRecord, finished_records

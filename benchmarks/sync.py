@@ -9,11 +9,21 @@ both pay the interpreter start):
 
 For each vault: cold = the first sync (no parse cache; it writes experiment/progress into every
 note), warm = the next one (nothing to change: parse cache and sync memo used), peak RSS of the
-sync process, and where the CPU time of each goes, stage by stage. Each vault copy is flushed to
-disk (``os.sync``) before it is synced, so the cold sync does not pay for the benchmark's own copy.
-Targets (issue 10): cold ≤ 1.0× python-frontmatter's load; warm ≤ 25 % of cold; memory flat in the
-number of duplicates. Each figure is the best of --repeat runs (wall seconds; on a shared machine
-the neighbours inflate them — the CPU column is the child's user+system time).
+sync process, and where the CPU time of each goes, stage by stage. Targets (issue 10): cold ≤ 1.0×
+python-frontmatter's load; warm ≤ 25 % of cold; memory flat in the number of duplicates. Each
+figure is the best of --repeat runs (wall seconds; on a shared machine the neighbours inflate them
+— the CPU column is the child's user+system time).
+
+The floor beside them: a bare Python loop doing only the file work of a cold sync — read every
+note, write its new version to a temp file beside it, one ``syncfs``, rename each over its note
+(8 threads, as ``ChangeSet.apply``) — no parsing at all. No sync can be faster than that on the disk.
+
+The cold sync must not pay for the benchmark's own file work, so every vault copy a run needs is
+made (and flushed, ``os.sync``) before the first sync, and nothing is deleted until the end. On
+ext4 without a journal (this project's machines) deleting files is costly for whoever creates files
+next: a new inode skips every inode freed in the last minute (``recently_deleted``, checked one by
+one), so after the 10,000 deletions of replacing the previous copy each temp file a sync creates
+cost ~1 ms of kernel time. A user's vault is not re-created seconds before they sync it.
 """
 
 from __future__ import annotations
@@ -104,6 +114,29 @@ def sync_command(root: Path) -> list[str]:
 
 FRONTMATTER_LOAD = "import sys, pathlib, frontmatter\nfor p in sorted(pathlib.Path(sys.argv[1]).rglob('*.md')): frontmatter.load(p)\n"
 
+FLOOR = """\
+import ctypes, os, pathlib, sys
+from concurrent.futures import ThreadPoolExecutor
+root = sys.argv[1]
+notes = [str(p) for p in sorted(pathlib.Path(root).rglob('*.md')) if '/.' not in str(p)[len(root):]]
+def stage(path):
+    fd = os.open(path, os.O_RDONLY)
+    old = os.read(fd, os.fstat(fd).st_size + 1)
+    os.close(fd)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, old.replace(b"\\n---\\n", b"\\nexperiment: x\\n---\\n", 1))
+    os.close(fd)
+    return tmp
+with ThreadPoolExecutor(8) as pool:
+    temps = list(pool.map(stage, notes, chunksize=64))
+fd = os.open(root, os.O_RDONLY)
+ctypes.CDLL(None).syncfs(fd)
+os.close(fd)
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(lambda pair: (os.lstat(pair[0]), os.replace(pair[1], pair[0])), zip(notes, temps), chunksize=64))
+"""
+
 
 STAGES = """\
 import io, sys, time
@@ -138,8 +171,9 @@ timed(workspace, "load_catalog", "load_catalog")
 timed(workspace, "resolve_vault", "resolve_vault")
 timed(writeback, "plan_vault", "plan_vault (write-back plan)")
 timed(write.ChangeSet, "apply", "apply (stage, syncfs, rename)")
+timed(writeback, "next_sync", "next sync (during the renames)")
 timed(collect_module, "remember_written", "update the parse cache")
-timed(writeback, "remember_outcome", "next sync computed (memo)")
+timed(writeback, "remember_outcome", "memo recorded")
 timed(cli_report, "print_sync_summary", "print the summary")
 t1 = time.process_time()
 code = collect_module.collect(Path(sys.argv[1]), console=Console(file=io.StringIO(), width=80))
@@ -158,13 +192,17 @@ def stages(vault: Path) -> str:
     return subprocess.run([sys.executable, "-c", STAGES, str(vault)], env=env, capture_output=True, text=True, check=True).stdout
 
 
-def fresh_copy(template: Path, vault: Path) -> None:
-    """``template`` copied to ``vault``, flushed to disk: the sync should not pay for writing back
-    the copy the benchmark just made (a user's vault is not a second-old copy)."""
-    shutil.rmtree(vault, ignore_errors=True)
-    shutil.copytree(template, vault)
+def fresh_copies(template: Path, work: Path, count: int) -> list[Path]:
+    """``count`` copies of ``template``, flushed to disk (the sync should not pay for writing back
+    the copy the benchmark just made); none is deleted before the measurements (module docstring)."""
+    copies = []
+    for _ in range(count):
+        copy = Path(tempfile.mkdtemp(prefix="vault-", dir=work))
+        shutil.copytree(template, copy, dirs_exist_ok=True)
+        copies.append(copy)
     if hasattr(os, "sync"):
         os.sync()
+    return copies
 
 
 def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[float, float, float]], str, str]:
@@ -177,23 +215,23 @@ def measure(template: Path, work: Path, repeat: int) -> tuple[dict[str, tuple[fl
         if name not in best or wall < best[name][0]:
             best[name] = (wall, cpu, rss)
 
-    vault = work / "vault"
-    for _ in range(repeat):
-        fresh_copy(template, vault)
+    *vaults, floor_vault, stages_vault = fresh_copies(template, work, repeat + 2)
+    for vault in vaults:
         keep("cold", timed(sync_command(vault), work / "cold.out"))
         keep("warm", timed(sync_command(vault), work / "warm.out"))
         if "0 files written" not in (work / "warm.out").read_text(encoding="utf-8"):
             raise SystemExit(f"the second sync still changed files; see {work / 'warm.out'}")
         keep("frontmatter", timed([sys.executable, "-c", FRONTMATTER_LOAD, str(vault)], work / "frontmatter.out"))
-    fresh_copy(template, vault)
-    cold_stages = stages(vault)
-    warm_stages = stages(vault)
+    keep("floor", timed([sys.executable, "-c", FLOOR, str(floor_vault)], work / "floor.out"))
+    cold_stages = stages(stages_vault)
+    warm_stages = stages(stages_vault)
     return best, cold_stages, warm_stages
 
 
 def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float, float]], str, str]) -> None:
     best, cold_stages, warm_stages = measured
     (cold, cold_cpu, cold_rss), (warm, warm_cpu, warm_rss), (fm, fm_cpu, _) = best["cold"], best["warm"], best["frontmatter"]
+    floor, floor_cpu, _ = best["floor"]
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     print(f"{label}: {notes} notes (load average now {load}: on a busy machine compare the CPU columns)")
     print("                             wall s   CPU s  peak MiB")
@@ -202,6 +240,8 @@ def report(label: str, notes: int, measured: tuple[dict[str, tuple[float, float,
     print(f"  warm `vaultlab sync`    : {warm:7.2f} {warm_cpu:7.2f} {warm_rss:8.0f}   "
           f"({warm / cold:4.0%} of cold wall, {warm_cpu / cold_cpu:4.0%} CPU; target <= 25 %)")
     print(f"  python-frontmatter load : {fm:7.2f} {fm_cpu:7.2f}")
+    print(f"  floor: read, temp, syncfs, rename: {floor:5.2f} {floor_cpu:7.2f}   "
+          f"({floor / fm:4.2f}x python-frontmatter wall: the least a cold sync's file work costs here)")
     print("  cold sync by stage, CPU s (in-process, the command's code path):")
     print(cold_stages, end="")
     print("  warm sync by stage, CPU s:")
@@ -222,20 +262,17 @@ def main() -> None:
             template = work / f"unique-{count}"
             build_vault(template, count)
             report("unique papers", count, measure(template, work, args.repeat))
-            shutil.rmtree(template)
         for duplicates in args.duplicates:
             template = work / f"dup-{duplicates}"
             total = max(2_000, duplicates)
             build_vault(template, total - duplicates, seed=1)
             if duplicates:
-                build_vault(work / "dups", duplicates, seed=2, group=args.group)
-                for folder in (work / "dups").iterdir():
+                build_vault(work / f"dups-{duplicates}", duplicates, seed=2, group=args.group)
+                for folder in (work / f"dups-{duplicates}").iterdir():
                     if folder.is_dir() and not folder.name.startswith("."):
-                        shutil.copytree(folder, template / f"dup-{folder.name}")
-                shutil.rmtree(work / "dups")
+                        folder.rename(template / f"dup-{folder.name}")  # moved, not copied and deleted
             report(f"duplicates: {duplicates} notes in groups of {args.group} sharing a title", total,
                    measure(template, work, args.repeat))
-            shutil.rmtree(template)
 
 
 if __name__ == "__main__":

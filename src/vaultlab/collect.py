@@ -162,10 +162,11 @@ def _collect(root: Path, *, dry_run: bool, console: Console, check: bool, fix_te
             ws = open_workspace(root)  # read inside the lock: what is written is planned on what is there now
             plan = plan_vault(ws, fix_text=fix_text)
             draw_missing_plots(ws, plan)
-            result = plan.changes.apply()
-            remember_written(root, written_notes(ws, plan, result.written), result.stats)
+            ahead = _Ahead(ws, plan, memo=before is not None)
+            result = plan.changes.apply(while_committing=ahead)
+            remember_written(root, written_notes(ws, plan, result.written, ahead.next), result.stats)
             if before is not None:
-                remember_outcome(ws, plan, result, before)
+                remember_outcome(ws, plan, result, before, ahead=ahead.next)
     except LockError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
@@ -174,6 +175,30 @@ def _collect(root: Path, *, dry_run: bool, console: Console, check: bool, fix_te
     plan.diagnostics += [Diagnostic(path, 0, "error", f"not written: {error}") for path, error in result.errors]
     print_sync_summary(ws, plan, written=result.written, conflicts=conflicts, dry_run=False, console=console, verbose=verbose)
     return 1 if conflicts or _has_errors(ws, plan) else 0
+
+
+class _Ahead:
+    """What ``_collect`` does after the writes, done while the renames wait on the disk (a rename
+    over a note waits for the old version's blocks to be freed), assuming every planned change
+    gets written; used only if it does. Best effort: a failure here only means no head start."""
+
+    def __init__(self, ws, plan, *, memo: bool) -> None:  # noqa: ANN001 - Workspace, VaultPlan
+        self.ws, self.plan, self.memo = ws, plan, memo
+        self.next = None  # writeback.NextSync
+
+    def __call__(self) -> None:
+        from vaultlab.writeback import next_sync
+
+        changed = self.plan.changes.changed
+        try:
+            if self.memo and not (self.plan.plots or self.plan.diagnostics):
+                self.next = next_sync(self.ws, self.plan, changed)
+            written = set(changed)
+            for d in [*self.ws.diagnostics, *self.plan.diagnostics]:  # the line maps _point_at_written_lines reads
+                if d.path in written and d.line:
+                    self.plan.changes.line_after(d.path, d.line)
+        except Exception:  # noqa: BLE001 - the work is done again after the writes
+            self.next = None
 
 
 def _point_at_written_lines(ws, plan, written: list[str]) -> None:

@@ -16,6 +16,7 @@ Nothing here depends on the clock: ``last_run`` is the newest run's end time.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,17 @@ class VaultPlan:
     runs: list[PlacedRun] = field(default_factory=list)
     plots: list[tuple[Any, str]] = field(default_factory=list)  # (outcome, attachment folder) whose PNGs are missing
     notes_after: list[Note] = field(default_factory=list)
+    # relpath → bytes of generated files known without reading them (written by the sync before this plan)
+    written: Mapping[str, bytes] = field(default_factory=dict)
 
 
-def plan_vault(ws: Workspace, *, fix_text: bool = False, today: dt.date | None = None) -> VaultPlan:
-    """Everything a sync/collect would write, as a change set (nothing is written here)."""
+def plan_vault(ws: Workspace, *, fix_text: bool = False, today: dt.date | None = None,
+               written: Mapping[str, bytes] | None = None) -> VaultPlan:
+    """Everything a sync/collect would write, as a change set (nothing is written here).
+    ``written``: generated files (relpath → bytes) to take as holding those bytes, not read."""
     ids = {e.note_relpath: e.id for e in ws.experiments}
     changes, diagnostics = plan_sync(ws.root, ws.notes, ws.config, ids, fix_text=fix_text, today=today)
-    plan = VaultPlan(changes, diagnostics)
+    plan = VaultPlan(changes, diagnostics, written=written or {})
     plan.runs = place_runs(ws, ids, plan.diagnostics)
     if plan.runs:
         plan_result_notes(ws, plan)
@@ -113,7 +118,7 @@ def plan_result_notes(ws: Workspace, plan: VaultPlan) -> None:
         plots = plot_relpaths(placed.record.run_id, attachments)
         if not all((ws.root / p).is_file() for p in plots.values()):
             plan.plots.append((outcome, attachments))
-        old = _read_if_exists(safe_path(ws.root, rel))
+        old = _read_generated(ws, plan, rel)
         try:
             text = old.decode("utf-8") if old is not None else "---\n---\n"
             text = set_properties(text, result_properties(outcome, link), ws.config.types)
@@ -226,7 +231,7 @@ def plan_generated(ws: Workspace, plan: VaultPlan) -> None:
     dashboard_rel = f"{ws.output_folder}/Dashboard.md"
     views = dict(results_folder=f"{ws.output_folder}/results", runs_base=f"{ws.output_folder}/Runs.base")
     results = latest_results(ws, plan.runs)
-    old = _read_if_exists(safe_path(ws.root, dashboard_rel))
+    old = _read_generated(ws, plan, dashboard_rel)
     try:
         if old is None:
             new = render_dashboard(ws.experiments, plan.notes_after, results, **views)
@@ -238,7 +243,7 @@ def plan_generated(ws: Workspace, plan: VaultPlan) -> None:
     else:
         plan.changes.add(dashboard_rel, new.encode("utf-8"), old)
     base_rel = f"{ws.output_folder}/Runs.base"
-    plan.changes.add(base_rel, render_runs_base(f"{ws.output_folder}/results").encode("utf-8"), _read_if_exists(safe_path(ws.root, base_rel)))
+    plan.changes.add(base_rel, render_runs_base(f"{ws.output_folder}/results").encode("utf-8"), _read_generated(ws, plan, base_rel))
 
 
 def draw_missing_plots(ws: Workspace, plan: VaultPlan) -> list[str]:
@@ -258,31 +263,72 @@ def _thread_sensitivity(ws: Workspace, outcome) -> str:
     return card.thread_sensitivity if card is not None else ""
 
 
-def _read_if_exists(path: Path) -> bytes | None:
+def _read_generated(ws: Workspace, plan: VaultPlan, relpath: str) -> bytes | None:
+    if relpath in plan.written:
+        return plan.written[relpath]
+    path = safe_path(ws.root, relpath)
     return path.read_bytes() if path.exists() else None
 
 
-def written_notes(ws: Workspace, plan: VaultPlan, written: list[str]) -> list[Note]:
+def written_notes(ws: Workspace, plan: VaultPlan, written: list[str], ahead: NextSync | None = None) -> list[Note]:
     """The notes among the files ``plan`` wrote, as written: the paper notes it edited
-    (``plan.notes_after``) and the generated notes it created (the dashboard, result notes)."""
+    (``plan.notes_after``) and the generated notes it created (the dashboard, result notes; parsed
+    already in ``ahead`` when it assumed these writes)."""
     done = set(written)
-    notes = [n for n in plan.notes_after if n.relpath in done]
+    created = ahead.created if ahead is not None and ahead.written == written else _created_notes(ws, plan, written)
+    return [n for n in plan.notes_after if n.relpath in done] + created
+
+
+def _created_notes(ws: Workspace, plan: VaultPlan, written: list[str]) -> list[Note]:
+    """The generated notes among ``written`` (not paper notes of ``plan``), parsed as planned."""
     known = {n.relpath for n in plan.notes_after}
-    for relpath in written:
-        if relpath not in known and relpath.endswith(".md"):
-            notes.append(parse_note_bytes(plan.changes.planned[relpath].new, ws.root / relpath, relpath))
-    return notes
+    return [parse_note_bytes(plan.changes.planned[relpath].new, ws.root / relpath, relpath)
+            for relpath in written if relpath not in known and relpath.endswith(".md")]
 
 
-def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -> None:
+@dataclass
+class NextSync:
+    """The sync after this one, planned on the notes as this one leaves them, for a given set of
+    written files (``remember_outcome``; ``collect`` computes it while the renames wait on the disk)."""
+
+    written: list[str]  # the files it assumes this sync wrote
+    created: list[Note]  # generated notes among them, parsed as written
+    notes: dict[str, Note]  # relpath → every note as the next sync reads it
+    workspace: Workspace
+    plan: VaultPlan
+
+
+def next_sync(ws: Workspace, plan: VaultPlan, written: list[str]) -> NextSync:
+    """The next sync's workspace and plan, exactly as ``open_workspace`` + ``plan_vault`` would
+    compute them after ``plan`` wrote ``written``: the notes as written (``plan.notes_after``, plus
+    the generated notes it created), each written generated file taken as its planned bytes."""
+    from vaultlab.catalog import resolve_vault
+
+    known = {n.relpath for n in plan.notes_after}
+    created = _created_notes(ws, plan, written)
+    notes = {n.relpath: n for n in plan.notes_after}
+    notes.update((n.relpath, n) for n in created)
+    notes_now = [notes[relpath] for relpath in sorted(notes)]
+    experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw, earlier=ws.experiments)  # only what the writes changed is resolved again
+    seen: set[Diagnostic] = set()
+    merged = []
+    for d in [*ws.config.diagnostics, *(d for n in notes_now for d in n.diagnostics), *ws.catalog.diagnostics,
+              *(d for e in experiments for d in e.diagnostics)]:
+        if d not in seen:  # as open_workspace merges them
+            seen.add(d)
+            merged.append(d)
+    ws_now = Workspace(ws.root, ws.config, notes_now, ws.catalog, experiments, merged)
+    generated = {relpath: plan.changes.planned[relpath].new for relpath in written if relpath not in known}
+    return NextSync(list(written), created, notes, ws_now, plan_vault(ws_now, written=generated))
+
+
+def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any, ahead: NextSync | None = None) -> None:
     """Record what the next sync would print, when it would change nothing (``vault.memo``).
 
     ``before``: the vault's ``memo.State`` taken before ``ws`` was read; ``result``: the applied
-    change set's ``ApplyReport``. When this sync wrote files, the next sync is computed now, on the
-    notes as written (``plan.notes_after``, plus the generated notes it created), exactly as
-    ``open_workspace`` + ``plan_vault`` would compute it; it is recorded only if it plans no change.
+    change set's ``ApplyReport``. When this sync wrote files, the next sync (``next_sync``; ``ahead``
+    when it was computed for exactly the files written) is recorded only if it plans no change.
     Nothing is recorded when the vault, re-stated now, is not ``before`` plus these writes."""
-    from vaultlab.catalog import resolve_vault
     from vaultlab.vault import memo
     from vaultlab.vault.config import VaultConfig
 
@@ -300,23 +346,13 @@ def remember_outcome(ws: Workspace, plan: VaultPlan, result: Any, before: Any) -
             return
         memo.save(ws.root, after, memo.Outcome.of(ws.experiments, len(plan.runs), ws.diagnostics))
         return
-    notes = {n.relpath: n for n in plan.notes_after}
-    notes.update((n.relpath, n) for n in written_notes(ws, plan, result.written))
-    if markdown != notes.keys():  # a note that could not be read, say: the next sync reads it again
+    if ahead is None or ahead.written != result.written:
+        ahead = next_sync(ws, plan, result.written)
+    if markdown != ahead.notes.keys():  # a note that could not be read, say: the next sync reads it again
         memo.forget(ws.root)
         return
-    notes_now = [notes[relpath] for relpath in sorted(notes)]
-    experiments = resolve_vault(notes_now, ws.catalog, ws.config.raw, earlier=ws.experiments)  # only what the writes changed is resolved again
-    seen: set[Diagnostic] = set()
-    merged = []
-    for d in [*ws.config.diagnostics, *(d for n in notes_now for d in n.diagnostics), *ws.catalog.diagnostics,
-              *(d for e in experiments for d in e.diagnostics)]:
-        if d not in seen:  # as open_workspace merges them
-            seen.add(d)
-            merged.append(d)
-    ws_now = Workspace(ws.root, ws.config, notes_now, ws.catalog, experiments, merged)
-    plan_now = plan_vault(ws_now)
+    ws_now, plan_now = ahead.workspace, ahead.plan
     if plan_now.changes.changed or plan_now.plots:
         memo.forget(ws.root)  # not idempotent here: the next sync does the work itself
         return
-    memo.save(ws.root, after, memo.Outcome.of(experiments, len(plan_now.runs), [*merged, *plan_now.diagnostics]))
+    memo.save(ws.root, after, memo.Outcome.of(ws_now.experiments, len(plan_now.runs), [*ws_now.diagnostics, *plan_now.diagnostics]))

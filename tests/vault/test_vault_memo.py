@@ -61,13 +61,30 @@ def test_a_note_edited_while_the_sync_writes_is_not_memoised(seed_vault: Path, m
     victim = sorted(seed_vault.glob("00*.md"))[4]
     real = writeback.remember_outcome
 
-    def user_types(ws, plan, result, before):  # noqa: ANN001 - the user saves a note just before the memo is taken
+    def user_types(ws, plan, result, before, **kwargs):  # noqa: ANN001, ANN003 - the user saves a note just before the memo is taken
         victim.write_bytes(victim.read_bytes() + b"\nuser typing\n")
-        real(ws, plan, result, before)
+        real(ws, plan, result, before, **kwargs)
 
     monkeypatch.setattr(writeback, "remember_outcome", user_types)
     sync(seed_vault)
     assert not (seed_vault / memo.MEMO_RELPATH).exists()
+
+
+def test_the_next_sync_is_planned_once_while_the_notes_are_renamed(seed_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo's "next sync" is computed during the commit, for the files planned, and reused
+    when exactly those were written; the memo it records is what a full sync then prints."""
+    from vaultlab import writeback
+    from vaultlab.vault.write import ChangeSet
+
+    calls, real_next, real_apply = [], writeback.next_sync, ChangeSet.apply
+    monkeypatch.setattr(writeback, "next_sync", lambda *args: calls.append("next_sync") or real_next(*args))
+    monkeypatch.setattr(ChangeSet, "apply", lambda self, **kw: calls.append("apply") or real_apply(self, **kw))
+    code, first = sync(seed_vault)
+    assert code == 0 and "file(s) written" in first and recorded(seed_vault)
+    assert calls == ["apply", "next_sync"]
+    code, memoised = sync(seed_vault, verbose=True)
+    monkeypatch.setattr(memo, "load", lambda root, state: None)
+    assert sync(seed_vault, verbose=True) == (0, memoised)
 
 
 def test_a_damaged_or_hostile_memo_is_ignored(seed_vault: Path) -> None:

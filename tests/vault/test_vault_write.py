@@ -140,6 +140,44 @@ def test_changeset_interrupted_before_commit_changes_nothing(tmp_path: Path, mon
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "a.md"]
 
 
+def _many_notes(root: Path, count: int) -> ChangeSet:
+    """``count`` notes (enough for the commit threads) and a change set rewriting each."""
+    changes = ChangeSet(root)
+    for i in range(count):
+        (root / f"n{i:03d}.md").write_bytes(b"old\n")
+        changes.add(f"n{i:03d}.md", f"new {i}\n".encode(), b"old\n")
+    return changes
+
+
+def test_work_done_while_committing_does_not_stop_the_commits(tmp_path: Path) -> None:
+    """``while_committing`` runs once, during the commit; an error in it is raised only once every
+    note is written, and no temp file stays."""
+    changes = _many_notes(tmp_path, 40)
+    seen: list[list[str]] = []
+
+    def meanwhile() -> None:
+        seen.append(sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".vaultlab-tmp")))
+        raise RuntimeError("a bug in the caller's own work")
+
+    with pytest.raises(RuntimeError, match="caller's own work"):
+        changes.apply(while_committing=meanwhile)
+    assert len(seen) == 1  # called once (the commit threads may have renamed some temp files by then)
+    assert all((tmp_path / f"n{i:03d}.md").read_bytes() == f"new {i}\n".encode() for i in range(40))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"n{i:03d}.md" for i in range(40)]
+
+
+def test_ctrl_c_while_committing_leaves_each_note_whole(tmp_path: Path) -> None:
+    changes = _many_notes(tmp_path, 40)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        changes.apply(while_committing=interrupted)
+    assert all((tmp_path / f"n{i:03d}.md").read_bytes() in (b"old\n", f"new {i}\n".encode()) for i in range(40))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"n{i:03d}.md" for i in range(40)]  # no temp file left
+
+
 def test_changeset_keeps_mode_and_refuses_links(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_bytes(b"a\n")
     (tmp_path / "a.md").chmod(0o640)

@@ -20,7 +20,8 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,7 +228,7 @@ class ChangeSet:
             mapping = self._line_maps[relpath] = _LineMap(write.old, write.new)
         return mapping(line)
 
-    def apply(self) -> ApplyReport:
+    def apply(self, *, while_committing: Callable[[], object] | None = None) -> ApplyReport:
         """Write every change; a conflict or error on one file is reported and the others go on.
 
         A two-phase commit, as crash-safe for the user's notes as one fsync per file:
@@ -249,6 +250,11 @@ class ChangeSet:
         version's blocks, and ext4 makes each caller wait for that (~3 ms here); waits overlap
         across threads (the GIL is released in system calls). Ctrl-C stops the commits that have
         not started and removes their temp files.
+
+        ``while_committing``: work for this thread while the commit threads wait on the disk (the
+        caller's next steps that do not need this report, e.g. the next sync's plan); it runs once
+        phase 3 has started, and only when something was staged. An exception it raises (Ctrl-C
+        aside) does not stop the commits: it is raised once they are done.
         """
         report = ApplyReport()
         real_folders: dict[Path, str] = {}
@@ -260,7 +266,7 @@ class ChangeSet:
                 report.errors.append((relpath, error))
         staged: list[_Staged] = []
         stop = threading.Event()
-        results = (item for item in ())  # closed in finally, like the threads' generators
+        results = _Running.done()  # closed in finally: waits for the threads
         try:
             umask, pid = os.umask(0o022), os.getpid()
             os.umask(umask)
@@ -282,6 +288,13 @@ class ChangeSet:
             _flush(self.root, [item.tmp for item in staged])
             folders: set[Path] = set()
             results = _in_threads(self._commit, staged, stop, key=lambda item: item)
+            failed = None
+            if while_committing is not None:
+                with _switching_often():  # each commit thread needs the GIL briefly between its system calls
+                    try:
+                        while_committing()
+                    except Exception as exc:  # noqa: BLE001 - raised once the commits are done
+                        failed = exc
             for item, outcome in results:
                 if isinstance(outcome, WriteConflict):
                     outcome.path = item.relpath
@@ -296,6 +309,8 @@ class ChangeSet:
                     folders.add(item.path.parent)
             for folder in sorted(folders):
                 _fsync_dir(folder)
+            if failed is not None:
+                raise failed
         finally:
             stop.set()
             results.close()  # waits for the threads: no commit is under way below
@@ -435,10 +450,11 @@ def _common_length(a: bytes, b: bytes, *, from_end: bool = False) -> int:
 _WORKERS = 8  # threads for staging and renaming (measured: 8 cut the renames of 10,000 notes ~10x)
 
 
-def _in_threads(work, items: list, stop: threading.Event, *, key=lambda item: item[0]) -> Iterator[tuple[Any, Any]]:  # noqa: ANN001
+def _in_threads(work, items: list, stop: threading.Event, *, key=lambda item: item[0]) -> _Running:  # noqa: ANN001
     """(key(item), work(item) or the exception it raised) for every item, the items split into
-    contiguous runs (one folder at a time, mostly) over ``_WORKERS`` threads. Once ``stop`` is set,
-    no further item starts; the caller sets it on Ctrl-C, and this waits for the items under way."""
+    contiguous runs (one folder at a time, mostly) over ``_WORKERS`` threads, which start at once
+    (a single run starts when iterated, in the caller's thread). Once ``stop`` is set, no further
+    item starts; the caller sets it on Ctrl-C, and ``close`` waits for the items under way."""
     if len(items) < 2 * _WORKERS:
         chunks = [items]
     else:
@@ -457,17 +473,46 @@ def _in_threads(work, items: list, stop: threading.Event, *, key=lambda item: it
         return out
 
     if len(chunks) == 1:
-        yield from run(chunks[0])
-        return
+        return _Running(None, [lambda: run(chunks[0])], stop)
     pool = ThreadPoolExecutor(max_workers=len(chunks))
+    return _Running(pool, [pool.submit(run, chunk).result for chunk in chunks], stop)
+
+
+class _Running:
+    """The results of ``_in_threads``: iterate them in order; ``close`` stops what has not started
+    and waits for the threads (also when the results were never read)."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None, parts: list[Callable[[], list]], stop: threading.Event) -> None:
+        self.pool, self.parts, self.stop = pool, parts, stop
+
+    @classmethod
+    def done(cls) -> _Running:
+        return cls(None, [], threading.Event())
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        try:
+            for part in self.parts:
+                yield from part()
+        except BaseException:  # Ctrl-C, or the caller stopped (GeneratorExit): start nothing more
+            self.stop.set()
+            raise
+        self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _switching_often() -> Iterator[None]:
+    """A short GIL switch interval (0.5 ms, not 5 ms) while this thread computes beside threads that
+    each need the GIL for a moment between system calls: else each waits up to 5 ms per call."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
     try:
-        for results in pool.map(run, chunks):
-            yield from results
-    except BaseException:  # Ctrl-C, or the caller stopped (GeneratorExit): start nothing more…
-        stop.set()
-        raise
+        yield
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # …and wait for the items under way
+        sys.setswitchinterval(interval)
 
 
 def _read_all(fd: int, size: int) -> bytes:

@@ -15,6 +15,8 @@ DG = {"tags": ["paper", "domain-generalization"]}
 # (survey method, Quick Summary, frontmatter) → runnable
 RUNNABLE = [
     ("FASNet", {"Backbone": "VGG16", "Loss": "Binary CE loss", "Input": "RGB", "Static/Dynamic": "S"}, {}),
+    ("CNN2", {"Backbone": "VGG11", "Loss": "Binary CE loss"}, {}),
+    ("CompactNet", {"Backbone": "VGG19", "Loss": "Binary CE loss, Triplet loss"}, {}),
     ("CFSA-FAS", {"Backbone": "ResNet18", "Loss": "Binary CE loss", "Input": "RGB"}, {}),
     ("ViTranZFAS", {"Backbone": "ViT", "Loss": "Binary CE loss", "Input": "RGB"}, {}),
     ("TransRPPG backbone", {"Backbone": "Vision Transformer", "Loss": "Binary CE loss"}, {}),
@@ -42,8 +44,8 @@ RUNNABLE = [
 
 # (survey method, Quick Summary) → (the term the reason names, a suggestion the reason gives or None)
 BLOCKED = [
-    ("CNN2", {"Backbone": "VGG11", "Loss": "Binary CE loss"}, "VGG11", "vgg16"),
     ("HybridCNN", {"Backbone": "VGG-Face", "Loss": "Binary CE loss"}, "VGG-Face", "vgg16"),
+    ("VGG13", {"Backbone": "VGG13", "Loss": "Binary CE loss"}, "VGG13", "vgg16"),
     ("TSCNN", {"Backbone": "ResNet18", "Loss": "Binary CE loss", "Input": "RGB, MSR"}, "MSR", "rgb"),
     ("CIFL", {"Backbone": "ResNet18", "Loss": "Binary focal loss, camear type loss"}, "camear type loss", None),
     ("PatchCNN", {"Backbone": "SqueezeNet v1.1", "Loss": "Binary CE loss, Triplet loss"}, "SqueezeNet v1.1", "mobilenetv2"),

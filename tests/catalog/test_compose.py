@@ -159,3 +159,10 @@ def test_a_list_written_with_and_is_split_and_a_bracketed_qualifier_is_named_not
     # a qualifier on an unknown term still blocks, naming the whole term
     blocked = resolve_note(make_note("022_x.md", {"Backbone": "Swin Transformer (tiny)", "Loss": "CE loss"}), catalog)
     assert not blocked.runnable and "Swin Transformer (tiny)" in blocked.runnable_reason
+
+
+def test_a_note_of_bce_alone_is_its_own_baseline(catalog, make_note):
+    bce = resolve_note(make_note("a.md", {"Backbone": "VGG16", "Loss": "Binary CE loss"}), catalog)
+    assert next(a.choice for a in bce.assumptions if a.what == "Baseline column").startswith("none: the note's method is vgg16 + BCE alone")
+    more = resolve_note(make_note("b.md", {"Backbone": "VGG16", "Loss": "Binary CE loss, Triplet loss"}), catalog)
+    assert next(a.choice for a in more.assumptions if a.what == "Baseline column") == "vgg16 + BCE alone, same data and schedule"

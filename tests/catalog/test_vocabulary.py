@@ -61,3 +61,30 @@ def test_every_card_component_is_in_the_vocabulary(catalog):
     for card in catalog.cards.values():
         assert catalog.vocabulary.knows("backbones", card.components["backbone"])
         assert all(catalog.vocabulary.knows("losses", loss) for loss in card.components["losses"])
+
+
+def test_related_spellings_are_suggested_never_mapped():
+    from vaultlab.catalog.vocabulary import vocabulary_from_yaml
+    from vaultlab.catalog.yamlfile import YamlFileError, load_yaml_text
+
+    shipped = vocabulary_from_yaml(load_yaml_text("losses:\n  metric_softmax:\n    related: [Center loss]\n  bce:\n    aliases: [CE]\n"))
+    vault = vocabulary_from_yaml(load_yaml_text("losses:\n  metric_softmax:\n    related: [Hypersphere loss]\n"))
+    merged = shipped.merged_with(vault)
+    for text in ("Center loss", "Binary center loss", "Hypersphere loss"):
+        found = merged.lookup("losses", text)
+        assert found.canonical is None and found.suggestions[0] == "metric_softmax", text
+    assert merged.lookup("losses", "CE + Center loss").unknown == "Center loss"
+    with pytest.raises(YamlFileError, match=r"losses.bce.related: expected a list of strings") as info:
+        vocabulary_from_yaml(load_yaml_text("losses:\n  bce:\n    related: CE\n"))
+    assert info.value.line == 3
+
+
+def test_a_sum_of_known_losses_is_not_one_loss(catalog):
+    found = catalog.vocabulary.lookup("losses", "BCE loss + Triplet loss")
+    assert found.canonical is None and found.suggestions == ("bce", "triplet")
+    assert catalog.vocabulary.lookup("backbones", "ResNet18 + UNet").canonical == "resnet18+unet"
+
+
+def test_alternatives_suggest_their_parts_in_order(catalog):
+    assert catalog.vocabulary.suggest("backbones", "DepthNet/ResNet18") == ["depthnet", "resnet18"]
+    assert catalog.vocabulary.suggest("supervision", "BinaryMask or Depth") == ["binary_mask", "depth"]

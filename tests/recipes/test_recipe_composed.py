@@ -58,5 +58,6 @@ def test_a_loss_not_named_is_not_trained(tiny_data):
 
 def test_a_backbone_that_needs_larger_images_gets_them_and_the_result_says_so(tiny_data):
     ctx, result = _run(tiny_data, "composed", "intra", {"backbone": "alexnet", "losses": {"bce": 1.0}})
-    _check_arms(ctx, result)
     assert any("resized from 32 to 64 px" in note for note in result.notes)
+    # BCE alone is the Baseline itself: a second arm would differ only by its seed
+    assert set(result.arms) == {"method"} and any("No Baseline arm" in note for note in result.notes)

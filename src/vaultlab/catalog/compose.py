@@ -84,6 +84,11 @@ def blockers(card: MethodCard, components: dict[str, Any], variant_backbones: li
     return found
 
 
+def is_baseline(weights: dict[str, float]) -> bool:
+    """The composed method is the Baseline itself: its one positive-weight loss is BCE."""
+    return [loss for loss, w in weights.items() if w > 0] == ["bce"]
+
+
 def supervision_losses(components: dict[str, Any]) -> list[tuple[str, str]]:
     """(supervision term, loss id) for each supervision term no named loss covers: the loss to add."""
     weights = components.get("losses") or {}
@@ -131,7 +136,10 @@ def composition_assumptions(components: dict[str, Any], dg: bool) -> list[Assump
     if components.get("temporal") == "dynamic":
         out.append(Assumption("temporal", "frames are trained and scored one at a time; a video's score is the mean of its frames",
                               "[I] vaultlab composition: no temporal model is composed (the note says dynamic)"))
-    out.append(Assumption("Baseline column", f"{backbone} + BCE alone, same data and schedule", "[I] DESIGN.md §7"))
+    if is_baseline(weights):
+        out.append(Assumption("Baseline column", f"none: the note's method is {backbone} + BCE alone, the Baseline itself", "[I] DESIGN.md §7"))
+    else:
+        out.append(Assumption("Baseline column", f"{backbone} + BCE alone, same data and schedule", "[I] DESIGN.md §7"))
     out.append(Assumption("loss weights", "a loss named without a weight weighs 1; a loss not named weighs 0",
                           "[I] vaultlab rule (recipes.base.RecipeContext.loss_weight)"))
     return out

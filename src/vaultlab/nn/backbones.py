@@ -97,6 +97,18 @@ def vgg16() -> nn.Module:
     return TimmBackbone("vgg16")
 
 
+@register_backbone("vgg11")
+def vgg11() -> nn.Module:
+    """VGG-11 (configuration A, timm ``vgg11``): CNN2 and LiveNet's backbone in the Deep-FAS survey."""
+    return TimmBackbone("vgg11")
+
+
+@register_backbone("vgg19")
+def vgg19() -> nn.Module:
+    """VGG-19 (configuration E, timm ``vgg19``)."""
+    return TimmBackbone("vgg19")
+
+
 @register_backbone("densenet121")
 def densenet121() -> nn.Module:
     return TimmBackbone("densenet121")

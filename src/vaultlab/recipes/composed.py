@@ -9,7 +9,8 @@ covers, and recorded every choice as an assumption. Here:
 - train on Σ_i w_i · L_i(outputs, batch), the weights of ``components["losses"]``;
 - score by the classifier (sigmoid of the logit), or, without a binary loss, by the mean of the
   depth map, else of the pixel-wise map (DeepPixBiS);
-- the Baseline arm is the same backbone with BCE alone (``recipes/baseline.py``).
+- the Baseline arm is the same backbone with BCE alone (``recipes/baseline.py``); a note whose only
+  loss is BCE is that baseline, and gets no second arm.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vaultlab.nn.composed import ComposedNet, heads_for
 from vaultlab.recipes.base import (
     ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, fit_input_size, init_network, make_optimizer, register_recipe,
 )
+from vaultlab.catalog.compose import is_baseline
 from vaultlab.recipes.baseline import backbone_options, run_baseline_arm
 
 SCORE_HEADS = ("binary", "depth", "pixel")  # which output scores a face, in order of preference
@@ -96,8 +98,10 @@ class Composed(Recipe):
         dev, test = (self.score(ctx, net, scorer, data) for data in (ctx.splits.dev, ctx.splits.test))
         recipe = " + ".join(f"{w:g}·{name}" for name, w in weights.items())
         method = ArmScores("method", f"{backbone} + heads [{', '.join(heads)}], trained on {recipe}; scored by the {scorer} output", dev, test)
-        return RecipeResult(arms={"method": method, "baseline": run_baseline_arm(ctx, backbone)},
-                            notes=[*notes, f"Composed from the note's components: {backbone}, losses {recipe}; score from the {scorer} head."])
+        notes = [*notes, f"Composed from the note's components: {backbone}, losses {recipe}; score from the {scorer} head."]
+        if is_baseline(weights):  # a second BCE network would differ from this one only by its seed
+            return RecipeResult(arms={"method": method}, notes=[*notes, "No Baseline arm: the note's method is the backbone with BCE alone."])
+        return RecipeResult(arms={"method": method, "baseline": run_baseline_arm(ctx, backbone)}, notes=notes)
 
     def score(self, ctx: RecipeContext, net: nn.Module, head: str, data: SampleSet) -> np.ndarray:
         batches = ctx.engine.batches(data, ctx.eval_spec(), shuffle=False)

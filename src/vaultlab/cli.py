@@ -31,7 +31,7 @@ def print_diagnostics(diagnostics, *, show_info: bool = False) -> int:
 
 @app.command()
 def sync(
-    vault: Annotated[Path, typer.Argument(help="The vault folder.", show_default=False)] = Path("."),
+    vault: Annotated[Optional[Path], typer.Argument(help="The vault folder (default: $VAULTLAB_VAULT, else the nearest folder holding .obsidian/).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print unified diffs; write nothing.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if a sync would change anything; write nothing.")] = False,
     fix_text: Annotated[bool, typer.Option("--fix-text", help="Repair mojibake in frontmatter values (e.g. 'ðŸ“š To Read' → '📚 To Read').")] = False,
@@ -45,7 +45,7 @@ def sync(
 
 @app.command("collect")
 def collect_(
-    vault: Annotated[Path, typer.Argument(help="The vault folder.", show_default=False)] = Path("."),
+    vault: Annotated[Optional[Path], typer.Argument(help="The vault folder (default: $VAULTLAB_VAULT, else the nearest folder holding .obsidian/).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print unified diffs; write nothing.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every changed file and every place of a problem.")] = False,
 ) -> None:

@@ -234,3 +234,21 @@ def test_a_warning_names_the_line_as_the_note_is_after_the_sync_wrote_it(vault):
     found = re.search(r"050_survey\.md:(\d+): warning: Backbone: unknown term 'CDCN\+\+'", result.output)
     assert found, result.output
     assert lines[int(found.group(1)) - 1] == "- **Backbone:** CDCN++"
+
+
+def test_sync_without_a_folder_finds_the_vault_as_list_does_and_never_writes_elsewhere(vault, tmp_path, monkeypatch):
+    outside = tmp_path / "not-a-vault"
+    (outside / "notes").mkdir(parents=True)
+    (outside / "notes" / "paper.md").write_text("---\nstatus: To Read\n---\n# A paper\n")
+    before = digests(outside)
+    monkeypatch.chdir(outside / "notes")
+    monkeypatch.delenv("VAULTLAB_VAULT", raising=False)
+    result = invoke("sync")
+    assert result.exit_code == 2 and "no folder holding .obsidian/" in result.output
+    assert digests(outside) == before and not (outside / ".vaultlab").exists()
+    monkeypatch.setenv("VAULTLAB_VAULT", str(vault))
+    assert invoke("sync").exit_code in (0, 1)
+    assert digests(outside) == before and (vault / ".vaultlab").is_dir()
+    monkeypatch.chdir(vault / "vaultlab") if (vault / "vaultlab").is_dir() else monkeypatch.chdir(vault)
+    monkeypatch.delenv("VAULTLAB_VAULT")
+    assert invoke("sync", "--check").exit_code == 0  # found from inside the vault; nothing left to change

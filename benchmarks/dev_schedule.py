@@ -14,6 +14,8 @@ one (distillation's student from its teacher) keeps its final weights in the ear
 The recipe's test slot holds 16 dev rows instead of the test split (cheap, never reported), or, with
 ``--source-dev``, the source domain's dev subjects of an adapt protocol (reported as ``source_dev``).
 A scoring pass that uses no weights of the replayed stage is taken from the full run, not recomputed.
+An arm a recipe shares between variants (``RecipeContext.shared_arm``: depthseg's baseline) is trained
+and replayed with the first variant only; the other variants read its final scores.
 
 Prints one JSON line per (variant, stage, epoch): optimiser step, the epoch's training loss, and each
 arm's video-level AUC and EER (%) on the dev split (the data a schedule may be chosen on):
@@ -39,13 +41,14 @@ import torch
 
 
 def dev_curve(recipe: str, splits, hp: dict[str, Any], components: dict[str, Any], seed: int, *, profile: str = "quick",
-              device: str = "cpu", stages: list[str] | None = None, every: int = 1, second_dev=None,
+              device: str = "cpu", stages: list[str] | None = None, every: int = 1, second_dev=None, shared: Path | None = None,
               emit: Callable[[dict[str, Any]], None] = print) -> list[dict[str, Any]]:
     """The rows described above for one recipe run; ``splits.test`` is never read (``second_dev``, when
-    given, takes the test slot and is reported as ``source_dev``)."""
+    given, takes the test slot and is reported as ``source_dev``). ``shared``: a folder for the arms
+    variants share (the same for every variant of one seed)."""
     from vaultlab.data.sampleset import Splits
     from vaultlab.engine.core import Engine, EngineOptions, StageRecord
-    from vaultlab.recipes.base import RecipeContext, get_recipe
+    from vaultlab.recipes.base import RecipeContext, SharedArms, get_recipe
 
     test_slot = second_dev if second_dev is not None else splits.dev.select(np.arange(min(16, len(splits.dev))))
     engine = Engine(EngineOptions(device=device, threads=hp.get("threads")), checkpoint_dir=None, quiet=True)
@@ -55,6 +58,7 @@ def dev_curve(recipe: str, splits, hp: dict[str, Any], components: dict[str, Any
     history: dict[str, list[dict]] = {}
     cache: list[tuple[frozenset, np.ndarray]] = []  # the full run's scoring passes, in call order
     replaying: dict[str, Any] = {"stage": None, "epoch": 0, "calls": 0}
+    read_shared: list[str] = []  # the shared arms the full run read from another variant (its replays read them too)
     rows: list[dict[str, Any]] = []
 
     with tempfile.TemporaryDirectory(prefix="dev-schedule-") as tmp:
@@ -97,9 +101,13 @@ def dev_curve(recipe: str, splits, hp: dict[str, Any], components: dict[str, Any
             owner.clear()
             run_splits = Splits(splits.protocol, splits.train, splits.dev, test_slot, splits.description, dict(splits.extra),
                                 splits.threshold_data)  # a recipe may narrow its dev split (anomaly's references leave it)
-            ctx = RecipeContext(splits=run_splits, engine=engine, hp=dict(hp), components=dict(components), seed=seed, profile=profile)
+            arms = None if shared is None or (stage is not None and not read_shared) else SharedArms(shared, f"seed{seed}")
+            ctx = RecipeContext(splits=run_splits, engine=engine, hp=dict(hp), components=dict(components), seed=seed, profile=profile,
+                                shared=arms)
             torch.manual_seed(seed)
             result = get_recipe(recipe).run(ctx)
+            if stage is None and arms is not None:
+                read_shared.extend(arms.reused)
             done = [(s, len(history[s])) for s in order] if stage is None else [(stage, epoch)]
             for name, e in done:
                 row = {"seed": seed, "stage": name, "epoch": e, **_epoch_numbers(history[name][e - 1]),
@@ -158,6 +166,7 @@ def main() -> None:
     ws = open_workspace(args.vault)
     plans = plan_runs(ws, args.note, protocol=args.protocol, profile=args.profile, seeds=str(args.seed), sets=args.sets,
                       device=args.device, variants=args.variant, dataset="synthfas", pretrained=None)
+    shared = tempfile.TemporaryDirectory(prefix="dev-schedule-shared-")
     for plan in plans:
         data = load_dataset(plan, args.vault, Console(stderr=True))
         splits = make_splits(data, plan.protocol, {"k": plan.hp.get("k", 16), "seed": args.seed})
@@ -171,7 +180,8 @@ def main() -> None:
 
         dev_curve(plan.recipe, splits, plan.hp, plan.components | {"variant": plan.variant}, args.seed, profile=args.profile,
                   device=args.device, stages=args.stages.split(",") if args.stages else None, every=args.every, second_dev=second,
-                  emit=emit)
+                  shared=Path(shared.name), emit=emit)
+    shared.cleanup()
 
 
 if __name__ == "__main__":

@@ -48,12 +48,18 @@ def test_each_epoch_replays_the_recipe_as_a_shorter_run_would_end(tiny_data, dev
     assert np.array_equal(baseline_full, scored[1]) and not np.array_equal(baseline_full, short.arms["baseline"].dev)
 
 
-def test_the_test_split_is_never_scored(tiny_data, dev_schedule, monkeypatch):
+def test_the_test_split_is_never_scored(tiny_data, dev_schedule, monkeypatch, tmp_path):
     splits = make_splits(tiny_data, "intra")
     seen = []
     real_predict = Engine.predict
     monkeypatch.setattr(Engine, "predict", lambda self, modules, score, batches: (seen.append(batches.data),
                                                                                   real_predict(self, modules, score, batches))[1])
-    dev_schedule.dev_curve("depthseg", splits, HP | {"epochs": 2}, COMPONENTS, seed=0, emit=lambda row: None)
+    rows = {variant: dev_schedule.dev_curve("depthseg", splits, HP | {"epochs": 2}, {"backbone": variant, "variant": variant}, seed=0,
+                                            shared=tmp_path, emit=lambda row: None)
+            for variant in ("pspnet", "deeplabv3plus")}
     assert seen and all(data is not splits.test for data in seen)
     assert not any(set(data.subject.tolist()) & set(splits.test.subject.tolist()) for data in seen)
+    # the baseline is trained and replayed with the first variant only; the second reads its final scores
+    assert [(r["stage"], r["epoch"]) for r in rows["deeplabv3plus"]] == [("depthseg-deeplabv3plus", 2), ("depthseg-deeplabv3plus", 1)]
+    final = [r for r in rows["pspnet"] if r["stage"] == "baseline" and r["epoch"] == 2][0]
+    assert all(r["dev"]["baseline"] == final["dev"]["baseline"] for r in rows["deeplabv3plus"])

@@ -127,8 +127,7 @@ def dev_curve(recipe: str, splits, hp: dict[str, Any], components: dict[str, Any
 
 def _epoch_numbers(entry: dict[str, Any]) -> dict[str, Any]:
     """The optimiser step and the training losses the engine recorded for an epoch."""
-    skip = {"epoch", "seconds", "img_per_s"}
-    return {"step": entry["step"], **{f"train_{k}": round(v, 4) for k, v in entry.items() if k not in skip | {"step"}}}
+    return {"step": entry["step"], **{f"train_{k}": round(v, 4) for k, v in entry.items() if k not in ("epoch", "step", "seconds", "img_per_s")}}
 
 
 def _auc_eer(data, scores: np.ndarray) -> dict[str, float]:

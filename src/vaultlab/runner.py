@@ -21,7 +21,9 @@ from rich.console import Console
 
 from vaultlab.data.protocols import domains_read, make_splits
 from vaultlab.data.sampleset import SampleSet, Splits
-from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id
+from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id, spec_hash
+
+_STARTED = time.time()  # this command's start: with --force, only arms shared by runs since then are reused
 
 
 @dataclass
@@ -170,7 +172,7 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         data = load_dataset(plan, vault_root, console)
         data_seconds = time.perf_counter() - t0
         console.print(f"data: {data.meta.get('name', plan.dataset)} — {data.summary()} ({data_seconds:.1f} s)")
-        jobs = [SeedJob(plan, seed, run, data, vault_root, data_seconds) for seed, run in todo]
+        jobs = [SeedJob(plan, seed, run, data, vault_root, data_seconds, shared_since=_STARTED if force else 0.0) for seed, run in todo]
         workers, threads = seed_workers(plan, len(jobs))
         if workers > 1:
             for job in jobs:
@@ -219,6 +221,7 @@ class SeedJob:
     vault_root: Path
     data_seconds: float = 0.0  # loading (or generating) the data, shared by every seed of the run
     splits: Splits | None = None
+    shared_since: float = 0.0  # arms another variant's run saved before this time are trained again (SharedArms)
 
     def prepare(self, console: Console) -> None:
         """The seed's splits and spec; its status turns "running" in the process that trains it (``train``),
@@ -239,7 +242,7 @@ class SeedJob:
         import torch
 
         from vaultlab.engine.core import Engine, EngineOptions
-        from vaultlab.recipes.base import RecipeContext, get_recipe
+        from vaultlab.recipes.base import RecipeContext, SharedArms, get_recipe
 
         plan, seed, run, splits, data = self.plan, self.seed, self.run, self.splits, self.data
         started, cpu0 = time.time(), time.process_time()
@@ -257,8 +260,11 @@ class SeedJob:
         try:
             with sigterm_as_interrupt():
                 torch.manual_seed(seed)
+                shared = None if engine.group.active else SharedArms(
+                    run.path.parent / "_shared-arms", spec_hash({k: v for k, v in plan.spec(seed).items() if k not in ("variant", "components")}),
+                    self.shared_since)
                 ctx = RecipeContext(splits=splits, engine=engine, hp=plan.hp, components=plan.components | {"variant": plan.variant},
-                                    seed=seed, profile=plan.profile, pretrained=plan.pretrained)
+                                    seed=seed, profile=plan.profile, pretrained=plan.pretrained, shared=shared)
                 result = get_recipe(plan.recipe).run(ctx)
         except KeyboardInterrupt:
             run.set_status("interrupted", seconds=round(time.perf_counter() - t0, 1))

@@ -40,3 +40,25 @@ def test_depthseg_trains_and_scores(tiny_data, variant, target):
         assert len(arm.dev) == len(ctx.splits.dev) and len(arm.test) == len(ctx.splits.test)
         assert np.all((arm.dev >= 0) & (arm.dev <= 1)) and np.all((arm.test >= 0) & (arm.test <= 1))
     assert result.extra["score_region_pixels"] > 0
+
+
+def test_the_baseline_is_trained_once_per_seed_and_shared_by_the_variants(tiny_data, tmp_path):
+    from vaultlab.recipes.base import SharedArms
+
+    hp = HP | {"epochs": 1, "decoder_channels": 16}
+    results, contexts = [], []
+    for variant in ("pspnet", "deeplabv3plus", "pspnet"):
+        ctx = make_context(tiny_data, "intra", hp, {"backbone": variant, "variant": variant})
+        ctx.shared = SharedArms(tmp_path, "key", fresh_since=0.0 if len(results) < 2 else float("inf"))  # the third: --force
+        results.append(get_recipe("depthseg").run(ctx))
+        contexts.append(ctx)
+    first, second, forced = results
+    assert contexts[0].shared.reused == [] and contexts[1].shared.reused == ["baseline"] and contexts[2].shared.reused == []
+    for split in ("dev", "test"):
+        assert np.array_equal(getattr(first.arms["baseline"], split), getattr(second.arms["baseline"], split))
+        assert np.array_equal(getattr(first.arms["baseline"], split), getattr(forced.arms["baseline"], split))  # trained again, same numbers
+    assert not np.array_equal(first.arms["method"].dev, second.arms["method"].dev)
+    assert second.arms["baseline"].description == first.arms["baseline"].description
+    reused = contexts[1].engine.stages["baseline"]
+    assert reused.history == contexts[0].engine.stages["baseline"].history and reused.seconds == 0.0
+    assert any("trained and scored once for seed 0" in n for n in second.notes) and not first.notes

@@ -7,7 +7,12 @@ Metrics are computed elsewhere (``vaultlab.metrics``) from those scores alone.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,7 +25,7 @@ from vaultlab.engine.core import Engine, StageRecord, seed_everything
 from vaultlab.nn.backbones import Classifier, build_backbone, load_pretrained
 from vaultlab.registry import register_recipe
 
-__all__ = ["ArmScores", "Recipe", "RecipeContext", "RecipeError", "RecipeResult", "get_recipe", "register_recipe"]
+__all__ = ["ArmScores", "Recipe", "RecipeContext", "RecipeError", "RecipeResult", "SharedArms", "get_recipe", "register_recipe"]
 
 
 class RecipeError(ValueError):
@@ -43,6 +48,48 @@ class RecipeResult:
 
 
 @dataclass
+class SharedArms:
+    """Arms that no variant of an experiment changes, kept once per seed (depthseg's baseline: the same
+    encoder, seed, data and schedule under PSPNet and DeepLabV3+). The first variant's run trains and
+    scores such an arm and saves its scores and training history under ``folder``; the others read them
+    back instead of training it again, so every variant shows the same numbers for it. ``key`` names
+    what determines the arm (the run's spec without its variant and components); a file older than
+    ``fresh_since`` (``--force``: the start of this command) is trained again."""
+
+    folder: Path
+    key: str
+    fresh_since: float = 0.0
+    reused: list[str] = field(default_factory=list)  # the arms this run read back
+
+    def get(self, arm: str, train: Callable[[], ArmScores], ctx: RecipeContext) -> ArmScores:
+        path = self.folder / f"{self.key}-{arm}.npz"
+        try:
+            if path.stat().st_mtime >= self.fresh_since:
+                with np.load(path) as saved:
+                    dev, test, text, history = saved["dev"], saved["test"], str(saved["description"]), json.loads(str(saved["history"]))
+                if len(dev) == len(ctx.splits.dev) and len(test) == len(ctx.splits.test):
+                    for stage, entries in history.items():  # its curves, at 0 s: another run spent the time
+                        ctx.engine.stages[stage] = StageRecord(stage, history=entries)
+                    self.reused.append(arm)
+                    return ArmScores(arm, text, dev, test)
+        except (OSError, KeyError, ValueError):  # missing, foreign or half-written: train it here
+            pass
+        before = set(ctx.engine.stages)
+        scores = train()
+        history = {stage: record.history for stage, record in ctx.engine.stages.items() if stage not in before}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, dev=scores.dev, test=scores.test, description=np.array(scores.description), history=np.array(json.dumps(history)))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return scores
+
+
+@dataclass
 class RecipeContext:
     splits: Splits
     engine: Engine
@@ -51,6 +98,11 @@ class RecipeContext:
     seed: int
     profile: str
     pretrained: str | None = None
+    shared: SharedArms | None = None  # set by the runner; None: every arm is trained here
+
+    def shared_arm(self, arm: str, train: Callable[[], ArmScores]) -> ArmScores:
+        """``train()``'s arm, or the same arm another variant's run of this seed already trained (``SharedArms``)."""
+        return train() if self.shared is None else self.shared.get(arm, train, self)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.hp.get(key, default)

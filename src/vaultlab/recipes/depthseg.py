@@ -17,6 +17,7 @@ Implemented:
   ``crop`` (every pixel) or ``predicted`` (pixels whose P(background) < 0.5; an empty region
   scores 0).
 - ``baseline``: the segmentation net's encoder alone (``smp_encoder``) + BCE on the same training split.
+  No variant changes it, so it is trained once per seed and shared by the variants' runs (``SharedArms``).
 Every unpinned choice is an assumption in ``methods/depthseg.yaml``.
 """
 
@@ -143,9 +144,14 @@ class DepthSeg(Recipe):
         arms = {
             "method": ArmScores("method", f"{variant}({encoder}), {what}; score = expected depth over the {region} region", dev, test),
             # the segmentation net's own encoder (smp, same weights layout) + global pool + BCE, same schedule
-            "baseline": run_baseline_arm(ctx, "smp_encoder", options={"encoder": encoder}, what=f"{encoder} encoder"),
+            "baseline": ctx.shared_arm("baseline", lambda: run_baseline_arm(ctx, "smp_encoder", options={"encoder": encoder},
+                                                                            what=f"{encoder} encoder")),
         }
+        notes = []
+        if ctx.shared is not None and "baseline" in ctx.shared.reused:
+            notes.append(f"The baseline arm does not depend on the variant: it was trained and scored once for seed {ctx.seed}, "
+                         "by another variant's run, and its scores were read back here.")
         extra = {"variant": variant, "encoder": encoder, "target": target, "depth_levels": levels, "depth_size": map_size, "score_region": region}
         if fixed is not None:
             extra["score_region_pixels"] = int(fixed.sum())
-        return RecipeResult(arms=arms, extra=extra)
+        return RecipeResult(arms=arms, notes=notes, extra=extra)

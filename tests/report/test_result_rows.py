@@ -92,3 +92,19 @@ def test_a_threshold_that_accepts_everything_is_called_out():
     accept_all = {"far": 100.0, "frr": 0.0}
     warnings = threshold_warnings({"method": {"dev-eer": accept_all}, "teacher": {"dev-eer": ok}})
     assert warnings == ["method: its threshold accepts every test presentation (HTER 50 by construction)"]
+
+
+def test_a_write_back_computes_each_experiments_summary_once(outcomes, tmp_path, monkeypatch):
+    """A write-back renders every experiment's result notes, then every paper note's Results rows: the
+    second pass must reuse the first's bootstrap even when another experiment's summary came between."""
+    from vaultlab.report import result_rows as module
+
+    other = [outcome(tmp_path, plan([5]), 5, n=20)]
+    calls = []
+    real = module.paired_comparison
+    monkeypatch.setattr(module, "paired_comparison", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(module, "_CACHE", {})
+    first = summarise(outcomes)
+    summarise(other)
+    n = len(calls)
+    assert summarise(outcomes) is first and len(calls) == n

@@ -44,6 +44,7 @@ class Summary:
 
 
 _CACHE: dict[tuple[str, ...], Summary] = {}
+_CACHE_SIZE = 64  # experiments: a write-back renders every experiment's result notes, then every paper note's rows
 
 
 def summarise(outcomes: Sequence[RunOutcome]) -> Summary:
@@ -78,7 +79,8 @@ def summarise(outcomes: Sequence[RunOutcome]) -> Summary:
     else:
         note = "no interval across folds (their test sets differ): compare the folds' own result notes"
     summary = Summary(arms, [o.seed for o in outcomes], per_seed, aggregate, comparisons, level, note)
-    _CACHE.clear()
+    while len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))  # the oldest
     _CACHE[key] = summary
     return summary
 

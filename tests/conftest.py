@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+EXAMPLE_VAULT = Path(__file__).resolve().parents[1] / "example_vault"
+
+
+def copy_example_vault(dest: Path) -> Path:
+    """The example vault as the repository holds it: without the ``.vaultlab/`` state (runs, caches,
+    a config) that a local command may have left in the checkout, so every test starts the same."""
+    shutil.copytree(EXAMPLE_VAULT, dest, ignore=shutil.ignore_patterns(".vaultlab"))
+    return dest
 
 
 def make_sampleset(n_subjects: int = 20, size: int = 32, seed: int = 0, domains: int = 2):

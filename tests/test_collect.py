@@ -16,7 +16,8 @@ import pytest
 from vaultlab.collect import collect, vault_lock
 from vaultlab.workspace import writes_disabled
 
-from tests.cli.test_cli import EXAMPLE, TINY, digests, invoke
+from tests.cli.test_cli import TINY, digests, invoke
+from tests.conftest import copy_example_vault
 
 REPO = Path(__file__).resolve().parents[1]
 NOTE = "003_2b75969d89ee11c2.md"
@@ -26,7 +27,7 @@ NOTE = "003_2b75969d89ee11c2.md"
 def trained(tmp_path_factory) -> Path:
     """A vault where a worker (--no-write) finished one real tiny run: run directory only."""
     root = tmp_path_factory.mktemp("trained") / "vault"
-    shutil.copytree(EXAMPLE, root)
+    copy_example_vault(root)
     (root / ".vaultlab").mkdir()
     (root / ".vaultlab" / "config.yaml").write_text(TINY)  # the CLI tests' tiny distillation
     before = digests(root)

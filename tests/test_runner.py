@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,7 +12,8 @@ from vaultlab import runner
 from vaultlab.planning import plan_runs
 from vaultlab.workspace import open_workspace
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_vault"
+from tests.conftest import copy_example_vault
+
 # A few seconds of CPU: 10 subjects at 32 px, two optimiser steps per stage.
 TINY = {"synthfas": {"subjects": 10, "image_size": 32, "frames": 1, "bona_fide_videos": 2},
         "experiments": {"003_distillation": {"teacher_epochs": 1, "teacher_steps_per_epoch": 2, "student_epochs": 1,
@@ -24,7 +23,7 @@ TINY = {"synthfas": {"subjects": 10, "image_size": 32, "frames": 1, "bona_fide_v
 @pytest.fixture
 def plan(tmp_path):
     root = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, root)
+    copy_example_vault(root)
     (root / ".vaultlab").mkdir(exist_ok=True)
     (root / ".vaultlab" / "config.yaml").write_text(yaml.safe_dump(TINY))
     [p] = plan_runs(open_workspace(root), "003", protocol=None, profile="quick", seeds="0,1", sets=[], device="cpu",

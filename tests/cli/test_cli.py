@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from vaultlab.cli import app
+from tests.conftest import copy_example_vault
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_vault"
 SEEDS = sorted(p.name for p in EXAMPLE.glob("*.md"))
@@ -42,7 +42,7 @@ def invoke(*args: str):
 @pytest.fixture
 def vault(tmp_path) -> Path:
     root = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, root)
+    copy_example_vault(root)
     return root
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
-from tests.cli.test_cli import EXAMPLE, tiny
+from tests.cli.test_cli import tiny
+from tests.conftest import copy_example_vault
 
 SLOW_TEACHER = "\n".join(["    teacher_epochs: 3", "    teacher_steps_per_epoch: 6"])
 
 
 def test_sigterm_marks_the_run_interrupted_and_resume_continues(tmp_path):
     vault = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, vault)
+    copy_example_vault(vault)
     tiny(vault)
     config = vault / ".vaultlab" / "config.yaml"
     config.write_text(config.read_text().replace("    teacher_epochs: 1\n    teacher_steps_per_epoch: 4", SLOW_TEACHER))

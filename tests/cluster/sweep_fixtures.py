@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import EXAMPLE, TINY
+from tests.cli.test_cli import TINY
+from tests.conftest import copy_example_vault
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
@@ -22,7 +23,7 @@ SLOW_TEACHER = TINY.replace("    teacher_epochs: 1\n    teacher_steps_per_epoch:
 
 def make_vault(tmp_path: Path, extra: str = "") -> Path:
     vault = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, vault)
+    copy_example_vault(vault)
     (vault / ".vaultlab").mkdir()
     (vault / ".vaultlab" / "config.yaml").write_text(SLOW_TEACHER + extra)
     return vault

@@ -17,6 +17,7 @@ from vaultlab import runs
 from vaultlab.cli import app
 from vaultlab.runs import RunDir, RunStore, state_of
 from vaultlab.sweep import Point, decide, expand_sets, split_values
+from tests.conftest import copy_example_vault
 
 
 def _status(**kw):
@@ -127,12 +128,10 @@ def test_a_queued_point_whose_slurm_job_left_the_queue_runs_again(slurm, tmp_pat
 
 
 def test_dry_run_prints_the_whole_grid_with_states_and_writes_nothing(tmp_path):
-    import shutil
-
-    from tests.cli.test_cli import EXAMPLE, digests
+    from tests.cli.test_cli import digests
 
     vault = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, vault)
+    copy_example_vault(vault)
     before = digests(vault)
     result = CliRunner().invoke(app, ["sweep", "003_distillation", "004_depthseg", "--seeds", "0,1", "--set", "batch_size=16,32",
                                       "--vault", str(vault), "--dry-run"], catch_exceptions=False)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 
-from tests.cli.test_cli import EXAMPLE, invoke
+from tests.cli.test_cli import invoke
+from tests.conftest import copy_example_vault
 
 TINY_DEPTHSEG = """\
 experiments:
@@ -21,7 +22,7 @@ experiments:
 def test_depthseg_runs_on_prepared_oulu_protocol_1(prepared, tmp_path):
     prepared_vault, _ = prepared
     vault = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, vault)
+    copy_example_vault(vault)
     shutil.copytree(prepared_vault / ".vaultlab" / "cache" / "datasets", vault / ".vaultlab" / "cache" / "datasets")
     (vault / ".vaultlab" / "config.yaml").write_text(TINY_DEPTHSEG)
 
@@ -40,7 +41,7 @@ def test_depthseg_runs_on_prepared_oulu_protocol_1(prepared, tmp_path):
 def test_folded_oulu_protocol_is_planned_as_its_six_folds(prepared, tmp_path):
     prepared_vault, _ = prepared
     vault = tmp_path / "vault"
-    shutil.copytree(EXAMPLE, vault)
+    copy_example_vault(vault)
     shutil.copytree(prepared_vault / ".vaultlab" / "cache" / "datasets", vault / ".vaultlab" / "cache" / "datasets")
     result = invoke("run", "004", "--vault", str(vault), "--dataset", "oulu-npu", "--protocol", "oulu:P3",
                     "--variant", "pspnet", "--dry-run")

@@ -249,6 +249,6 @@ def test_sync_without_a_folder_finds_the_vault_as_list_does_and_never_writes_els
     monkeypatch.setenv("VAULTLAB_VAULT", str(vault))
     assert invoke("sync").exit_code in (0, 1)
     assert digests(outside) == before and (vault / ".vaultlab").is_dir()
-    monkeypatch.chdir(vault / "vaultlab") if (vault / "vaultlab").is_dir() else monkeypatch.chdir(vault)
+    monkeypatch.chdir(vault / ".obsidian")  # a folder inside the vault: the vault is the nearest .obsidian/ above
     monkeypatch.delenv("VAULTLAB_VAULT")
     assert invoke("sync", "--check").exit_code == 0  # found from inside the vault; nothing left to change

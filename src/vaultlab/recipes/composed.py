@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from vaultlab import registry
+from vaultlab.catalog.compose import is_baseline
 from vaultlab.data.sampleset import SampleSet
 from vaultlab.engine.core import seed_everything
 from vaultlab.nn.backbones import build_backbone
@@ -29,7 +30,6 @@ from vaultlab.nn.composed import ComposedNet, heads_for
 from vaultlab.recipes.base import (
     ArmScores, Recipe, RecipeContext, RecipeError, RecipeResult, fit_input_size, init_network, make_optimizer, register_recipe,
 )
-from vaultlab.catalog.compose import is_baseline
 from vaultlab.recipes.baseline import backbone_options, run_baseline_arm
 
 SCORE_HEADS = ("binary", "depth", "pixel")  # which output scores a face, in order of preference

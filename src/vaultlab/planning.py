@@ -90,24 +90,30 @@ def plan_runs(ws: Workspace, query: str, *, protocol: str | None, profile: str, 
 
 
 def _check_protocol_fits(config, protocol: str, hp: dict) -> None:
-    """Try the protocol on a skeleton of the SynthFAS data ``config`` generates (one row per video: same
-    subjects, splits, domains and videos per class), so a bad ``lodo:D9`` or a ``k`` larger than the
-    target's videos fails in the plan, not after the data is generated."""
+    """Try the protocol on a skeleton of the SynthFAS data ``config`` generates, so a bad ``lodo:D9`` or a
+    ``k`` larger than the target's videos fails in the plan, not after the data is generated."""
+    from vaultlab.data.protocols import make_splits
+
+    make_splits(synthfas_skeleton(config), protocol, {"k": int(hp.get("k", 16))})
+
+
+def synthfas_skeleton(config):
+    """One row per video of what SynthFAS ``config`` generates (same subjects, splits, domains, videos per
+    class and meta), with 1×1 images: what a protocol selects, without rendering anything."""
     import numpy as np
 
-    from vaultlab.data.protocols import make_splits
     from vaultlab.data.sampleset import SampleSet
-    from vaultlab.data.synthfas import PAIS, _split_of_subjects
+    from vaultlab.data.synthfas import PAIS, TEST_VIDEOS_PER_CLASS, _split_of_subjects
 
     split_of = _split_of_subjects(config)
     kinds = [""] * config.bona_fide_videos + [p for p in PAIS for _ in range(config.attack_videos)]
     rows = [(d, s, p) for s in range(config.subjects) for d in config.domains for p in kinds]
     n = len(rows)
-    skeleton = SampleSet(images=np.zeros((n, 1, 1, 3), np.uint8), label=np.array([int(p == "") for _, _, p in rows]),
-                         pai=np.array([p for _, _, p in rows]), domain=np.array([d for d, _, _ in rows]),
-                         subject=np.array([f"s{s}" for _, s, _ in rows]), video=np.array([str(i) for i in range(n)]),
-                         split=np.array([split_of[s] for _, s, _ in rows]), meta={"name": "SynthFAS"})
-    make_splits(skeleton, protocol, {"k": int(hp.get("k", 16))})
+    return SampleSet(images=np.zeros((n, 1, 1, 3), np.uint8), label=np.array([int(p == "") for _, _, p in rows]),
+                     pai=np.array([p for _, _, p in rows]), domain=np.array([d for d, _, _ in rows]),
+                     subject=np.array([f"s{s}" for _, s, _ in rows]), video=np.array([str(i) for i in range(n)]),
+                     split=np.array([split_of[s] for _, s, _ in rows]),
+                     meta={"name": "SynthFAS", "test_videos_per_class": TEST_VIDEOS_PER_CLASS})
 
 
 def _configured_pretrained(ws: Workspace, exp: Experiment) -> str | None:

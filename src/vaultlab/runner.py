@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from vaultlab.data.protocols import domains_read, make_splits
+from vaultlab.data.protocols import SPLITS_VERSION, domains_read, make_splits
 from vaultlab.data.sampleset import SampleSet, Splits
 from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id, spec_hash
 
@@ -51,7 +51,8 @@ class RunPlan:
         """Everything that determines the numbers (not the device: CPU and GPU runs of one spec share an id)."""
         return {"experiment": self.experiment_id, "card": self.card_id, "recipe": self.recipe, "variant": self.variant,
                 "components": self.components, "hp": self.hp, "protocol": self.protocol, "profile": self.profile,
-                "dataset": self.dataset, "data_options": self.data_options, "seed": seed, "pretrained": self.pretrained}
+                "dataset": self.dataset, "data_options": self.data_options, "seed": seed, "pretrained": self.pretrained,
+                "splits_version": SPLITS_VERSION}
 
     def run_id(self, seed: int) -> str:
         return make_run_id(self.experiment_id, self.protocol, self.variant, seed, self.spec(seed))

@@ -225,6 +225,46 @@ def test_default_test_split_is_large():
     assert 256 * cfg.bona_fide_videos == 256 * len(PAIS) * cfg.attack_videos == 1024
 
 
+def test_every_default_protocol_tests_1024_videos_per_class():
+    """Issue 9: one run's HTER within ±2 points needs ~1,000 test videos per class (at HTER ≤ 30 %), and more
+    only costs scoring time. Single-domain tests (lodo, adapt) have exactly that; multi-domain ones (intra:
+    4×, unseen-attack: 4× bona fide, 2× attack) are thinned by rotating (subject, domain) cells to it."""
+    from vaultlab.planning import synthfas_skeleton
+
+    skeleton = synthfas_skeleton(SynthFASConfig())
+    test_subjects = set(skeleton.subject[skeleton.split == "test"].tolist())
+    for protocol in ("intra", "lodo:D1", "unseen-attack:replay", "unseen-attack:print", "adapt:D0->D2"):
+        test = make_splits(skeleton, protocol, {"k": 16}).test
+        assert [int((test.label == cls).sum()) for cls in (BONA_FIDE, ATTACK)] == [1024, 1024], protocol
+        assert set(test.subject.tolist()) == test_subjects, protocol  # no test subject dropped
+    intra = make_splits(skeleton, "intra").test
+    assert sorted(set(intra.domain.tolist())) == ["D0", "D1", "D2", "D3"]
+    assert "rotating (subject, domain) cells" in make_splits(skeleton, "intra").description
+    assert "thinned" not in make_splits(skeleton, "lodo:D1").description
+
+
+def test_thinning_rotates_cells_per_class_and_only_where_declared(small):
+    from vaultlab.data.protocols import sized_test
+
+    assert small.meta["test_videos_per_class"] == 1024  # declared by the generator (SynthFAS's 12 subjects: too few to thin)
+    whole = make_splits(small, "unseen-attack:replay")
+    thinned = sized_test(make_splits(small, "unseen-attack:replay"), 30)
+    test = thinned.test
+    bona, attack = test.label == BONA_FIDE, test.label == ATTACK
+    subjects = sorted(set(whole.test.subject.tolist()))  # 9 test subjects × 4 domains × (4 bona fide, 2 replay) videos
+    # bona fide: 1 domain per subject gives 36 ≥ 30; replay: 1 gives 18, so 2 domains per subject
+    assert len(set(test.video[bona].tolist())) == len(subjects) * 4 and len(set(test.video[attack].tolist())) == len(subjects) * 2 * 2
+    for i, subject in enumerate(subjects):
+        domains = lambda rows: sorted(set(test.domain[rows & (test.subject == subject)].tolist()))  # noqa: E731
+        assert domains(bona) == [f"D{i % 4}"]
+        assert domains(attack) == sorted(f"D{(i + j) % 4}" for j in range(2))
+    assert set(test.video.tolist()) <= set(whole.test.video.tolist())
+    # a dataset that declares nothing (a real dataset's official test) and a single-domain test are never thinned
+    assert len(sized_test(make_splits(small, "intra"), None).test) == len(whole_intra := make_splits(small, "intra").test)
+    assert len(whole_intra) == int((small.split == "test").sum())
+    assert len(sized_test(make_splits(small, "lodo:D2"), 1).test) == len(make_splits(small, "lodo:D2").test)
+
+
 def test_every_protocol_is_subject_disjoint(small):
     """No identity in two of train / dev / test, across domains too (SynthFAS renders one subject in every domain)."""
     for protocol in ("intra", "lodo:D2", "unseen-attack:replay", "adapt:D0->D1"):

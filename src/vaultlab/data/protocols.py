@@ -13,6 +13,13 @@ Every protocol keeps the dataset's subject split: a subject is in train, dev or 
 (SynthFAS renders one identity in all domains, so a split by domain alone would share identities).
 Thresholds come from ``dev``, which holds only data the protocol's premise allows (``threshold_data``).
 
+A dataset may declare ``meta["test_videos_per_class"]`` (SynthFAS: 1,024, which keeps one run's
+video-level HTER within a 95 % interval of about ±2 points up to an HTER of 30 %). A test split over
+several domains then keeps each test subject in only some of them, rotating (``sized_test``): the
+smallest number of domains per subject that still gives that many videos of each class. Every test
+subject and every domain stays in the test split; only the (subject, domain) cells thin out. A
+single-domain test (lodo, adapt) and a real dataset's official test set are never thinned.
+
 Dataset-specific protocols (OULU-NPU P1–P4, OCIM) register with ``register_protocol`` too; the
 registry (``vaultlab.registry``) finds them without importing their module first.
 """
@@ -27,6 +34,11 @@ import numpy as np
 from vaultlab import registry
 from vaultlab.data.sampleset import ATTACK, BONA_FIDE, SampleSet, Splits, pai_family
 from vaultlab.registry import register_protocol
+
+
+# Part of every run's spec (so of its id): a change to what the protocols select reruns old runs
+# instead of reusing their numbers. 2: multi-domain SynthFAS test splits thinned (``sized_test``).
+SPLITS_VERSION = 2
 
 
 class ProtocolError(ValueError):
@@ -69,9 +81,41 @@ def domains_read(protocol: str) -> list[str] | None:
 def make_splits(data: SampleSet, protocol: str, options: dict | None = None) -> Splits:
     spec = parse_protocol(protocol)
     splits = registry.load("protocol", spec.name)(data, spec.arg, dict(options or {}))
+    splits = sized_test(splits, data.meta.get("test_videos_per_class"))
     for part, subset in (("train", splits.train), ("dev", splits.dev), ("test", splits.test)):
         if len(subset) == 0:
             raise ProtocolError(f"protocol {protocol!r} leaves the {part} split empty on {data.meta.get('name', 'this dataset')}")
+    return splits
+
+
+def sized_test(splits: Splits, per_class: int | None) -> Splits:
+    """``splits`` with its test split thinned to about ``per_class`` videos of each class (module doc).
+
+    Test subject i (in sorted order) keeps, for each class, its videos in the domains j with
+    (j − i) mod n < m, for n test domains and the smallest m ≥ 1 at which that class has ≥
+    ``per_class`` videos (m = n keeps the class whole). The classes are thinned apart: unseen-attack's
+    test holds 4 bona fide videos per (subject, domain) but 2 of the held-out attack."""
+    test = splits.test
+    domains = sorted(set(test.domain.tolist()))
+    if not per_class or len(domains) < 2:
+        return splits
+    n = len(domains)
+    subjects = sorted(set(test.subject.tolist()))
+    subject_at = {s: i for i, s in enumerate(subjects)}
+    domain_at = {d: j for j, d in enumerate(domains)}
+    offset = (np.array([domain_at[d] for d in test.domain.tolist()]) - np.array([subject_at[s] for s in test.subject.tolist()])) % n
+    keep = np.zeros(len(test), dtype=bool)
+    kept: dict[int, int] = {}
+    for cls in (BONA_FIDE, ATTACK):
+        rows = test.label == cls
+        kept[cls] = next((m for m in range(1, n) if len(set(test.video[rows & (offset < m)].tolist())) >= per_class), n)
+        keep |= rows & (offset < kept[cls])
+    if keep.all():
+        return splits
+    splits.test = test.select(keep)
+    per = ", ".join(f"{what} in {kept[cls]}" for what, cls in (("bona fide", BONA_FIDE), ("attacks", ATTACK)))
+    splits.description += (f"; test thinned to ≥ {per_class} videos per class by rotating (subject, domain) cells — each of the "
+                           f"{len(subjects)} test subjects keeps its {per} of the {n} domains")
     return splits
 
 

@@ -9,8 +9,11 @@ D3 lowres: light, background, camera, printer and screen of its own), the genera
 ``bona_fide_videos`` live videos and ``attack_videos`` videos of each PAI (print-lq, print-hq,
 replay-lq, replay-hq), ``frames`` frames each. Attacks re-present a bona fide rendering of the same
 subject (see ``attacks``). Subjects are split 72/24/256 into train/dev/test (``split``): the test
-split is large so that one run's video-level HTER has a 95 % bootstrap interval of about ±2 points
-even on a single-domain test (lodo, adapt: 1,024 bona fide and 1,024 attack videos per domain).
+split is large so that one run's video-level HTER has a 95 % bootstrap interval of at most about ±2
+points (up to an HTER of 30 %) even on a single-domain test (lodo, adapt: 1,024 bona fide and 1,024
+attack videos per domain). A test over several domains would hold up to 4× that and only cost
+scoring time, so the data declares ``meta["test_videos_per_class"] = 1024`` and the protocols thin
+such a test to that size by (subject, domain) cells (``vaultlab.data.protocols.sized_test``).
 
 Deterministic: the same config gives the same bytes (on the same torch build; generation runs in
 fixed-size chunks, each with its own seeded generator, so the result does not depend on threads or
@@ -44,6 +47,7 @@ ATTACK_PARSING = (
     "0 outside the face and outside the sheet. Depth is all zeros for attacks."
 )
 CHUNK_SUBJECTS = 8  # subjects per generation batch (part of the byte-level definition of a config)
+TEST_VIDEOS_PER_CLASS = 1024  # what a protocol's test split needs for ±2 HTER points (module doc); not part of the bytes
 
 Progress = Callable[[int, int], None]
 
@@ -109,6 +113,7 @@ def load_or_generate(config: SynthFASConfig, cache_dir: Path, progress: Progress
             if data.domains() != sorted(wanted):
                 data = _only_domains(data, wanted)
             data.meta["cache"] = {"path": str(path), "hit": True}
+            data.meta["test_videos_per_class"] = TEST_VIDEOS_PER_CLASS  # files written before it was in the meta lack it
             return data
     path = cache_path(config, cache_dir, wanted)
     data = generate_synthfas(config, progress=progress, domains=wanted)
@@ -293,6 +298,7 @@ def generate_synthfas(config: SynthFASConfig | None = None, progress: Progress |
         "parsing_classes": list(PARSING_CLASSES),
         "attack_parsing": ATTACK_PARSING,
         "domains": {config.domains[i]: DOMAINS[config.domains[i]].title for i in rendered},
+        "test_videos_per_class": TEST_VIDEOS_PER_CLASS,
     }
     return SampleSet(
         images=pixels["images"], label=label, pai=np.array(pai, dtype="U"), domain=np.array(domain, dtype="U"),

@@ -13,7 +13,7 @@ from torch import nn
 from tests.conftest import make_sampleset
 from vaultlab.engine.batches import BatchSpec
 from vaultlab.engine.core import Engine, EngineOptions
-from vaultlab.engine.distributed import init_from_env
+from vaultlab.engine.distributed import init_from_env, leave_group
 
 
 class Tiny(nn.Module):
@@ -43,6 +43,7 @@ def main(out: Path) -> None:
     record = engine.fit("toy", {"model": model}, opt, batches, step, epochs=2, seed=5)
     if group.rank == 0:
         torch.save({"state": model.state_dict(), "history": record.history, "world": group.world}, out / "final.pt")
+    leave_group()
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def run_job(path: Path) -> str:
     """Train one point (resuming from its checkpoints when an earlier attempt left some); returns its state."""
     from rich.console import Console
 
-    from vaultlab.engine.distributed import init_from_env
+    from vaultlab.engine.distributed import init_from_env, leave_group
     from vaultlab.runner import execute
 
     run = RunDir(Path(path).parent)
@@ -49,6 +49,8 @@ def run_job(path: Path) -> str:
         if run.state() in ("queued", "running", "stale"):  # it failed before the runner could say so
             run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        leave_group()
     return run.state()
 
 

@@ -27,12 +27,15 @@ def _offline_smp():
 
 
 def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int = 1, decoder_channels: int | None = None,
-                           output_stride: int | None = None, atrous_rates: tuple[int, ...] | list[int] | None = None) -> nn.Module:
+                           output_stride: int | None = None, atrous_rates: tuple[int, ...] | list[int] | None = None,
+                           deeplab_encoder_depth: int | None = None) -> nn.Module:
     """An smp network mapping [B,3,H,W] → [B,classes,H,W]; H, W must be multiples of 16 for DeepLabV3+.
 
     ``decoder_channels`` is the decoder's width: smp's ``psp_out_channels`` for PSPNet (default 512),
-    ``decoder_channels`` for DeepLabV3+ (default 256). ``output_stride`` and ``atrous_rates`` apply to
-    DeepLabV3+ only (PSPNet has neither). smp passes keywords its model does not know on to the encoder,
+    ``decoder_channels`` for DeepLabV3+ (default 256). ``output_stride``, ``atrous_rates`` and
+    ``deeplab_encoder_depth`` (the encoder stages DeepLabV3+ uses, smp's ``encoder_depth``: 5 by default,
+    3–5 allowed; 4 drops ResNet's layer4, so the ASPP reads layer3, at stride 16 without dilation) apply
+    to DeepLabV3+ only (PSPNet has no stride or rates, and keeps smp's encoder depth 3). smp passes keywords its model does not know on to the encoder,
     which ignores them: so every option is named here under the keyword its model reads."""
     smp = _offline_smp()
     if variant == "pspnet":
@@ -45,6 +48,8 @@ def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int
             options["encoder_output_stride"] = int(output_stride)
         if atrous_rates is not None:
             options["decoder_atrous_rates"] = tuple(int(r) for r in atrous_rates)
+        if deeplab_encoder_depth is not None:
+            options["encoder_depth"] = int(deeplab_encoder_depth)
         return smp.DeepLabV3Plus(encoder_name=encoder, encoder_weights=None, classes=classes, **options)
     raise ValueError(f"unknown segmentation variant {variant!r}; expected one of {', '.join(SEGMENTATION_VARIANTS)}")
 

@@ -80,7 +80,8 @@ class DepthSeg(Recipe):
     name = "depthseg"
     hparams = {"encoder": "str", "depthseg_target": "str", "score_region": "str", "encoder_weights": "str",
                "spoof_depth_target": "str", "depth_levels": "int", "depth_size": "int", "decoder_channels": "int",
-               "output_stride": "int", "atrous_rates": "list", "face_mask_share": "float"}
+               "output_stride": "int", "atrous_rates": "list", "deeplab_encoder_depth": "int",
+               "face_mask_share": "float"}
 
     def run(self, ctx: RecipeContext) -> RecipeResult:
         variant = str(ctx.components.get("variant") or ctx.components.get("backbone") or "")
@@ -97,13 +98,16 @@ class DepthSeg(Recipe):
         levels = int(ctx.get("depth_levels", 8))
         input_size = int(ctx.get("input_size") or ctx.splits.train.image_size)
         map_size = int(ctx.get("depth_size") or input_size)  # supervision and scoring resolution
+        depth = ctx.get("deeplab_encoder_depth")
+        if depth is not None and int(depth) not in (3, 4, 5):
+            raise RecipeError(f"deeplab_encoder_depth must be 3, 4 or 5 (smp's encoder stages), not {depth!r}")
         if variant == "deeplabv3plus" and input_size % 16:
             raise RecipeError(f"DeepLabV3+ needs an input size divisible by 16 (output stride 16), not {input_size}")
 
         seed_everything(ctx.seed * 1_000 + 1)
         net = build_segmentation_net(variant, encoder, classes=levels + 1 if target == "quantised" else 1,
                                      decoder_channels=ctx.get("decoder_channels"), output_stride=ctx.get("output_stride"),
-                                     atrous_rates=ctx.get("atrous_rates"))
+                                     atrous_rates=ctx.get("atrous_rates"), deeplab_encoder_depth=ctx.get("deeplab_encoder_depth"))
         net = init_network(ctx, net, load=load_encoder_weights)
         spec = ctx.batch_spec(balanced=bool(ctx.get("balanced", False)), depth_size=map_size)
         batches = ctx.engine.batches(ctx.splits.train, spec, shuffle=True, seed=ctx.seed * 1_000 + 1, steps_per_epoch=ctx.get("steps_per_epoch"))

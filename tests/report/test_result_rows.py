@@ -108,3 +108,21 @@ def test_a_write_back_computes_each_experiments_summary_once(outcomes, tmp_path,
     summarise(other)
     n = len(calls)
     assert summarise(outcomes) is first and len(calls) == n
+
+
+def test_a_result_notes_interval_is_computed_once_per_finished_run(outcomes, monkeypatch):
+    """A collect renders each result note twice (the writes, then the sync after them); a retrained run
+    (`--force`: same run id, new end time) gets a new interval."""
+    from vaultlab import metrics
+    from vaultlab.report import result_note as module
+
+    calls = []
+    real = metrics.run_interval
+    monkeypatch.setattr(metrics, "run_interval", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(module, "_INTERVALS", {})
+    first = module._hter_interval(outcomes[0], "video")
+    assert module._hter_interval(outcomes[0], "video") == first and len(calls) == 1
+    run = outcomes[0].run
+    run.write_json("status.json", {**(run.read_json("status.json") or {}), "ended": 4.0e9})
+    module._hter_interval(outcomes[0], "video")
+    assert len(calls) == 2

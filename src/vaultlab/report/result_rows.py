@@ -47,14 +47,27 @@ _CACHE: dict[tuple[str, ...], Summary] = {}
 _CACHE_SIZE = 64  # experiments: a write-back renders every experiment's result notes, then every paper note's rows
 
 
+def outcome_key(outcome: RunOutcome) -> str:
+    """A finished run as its scores stand: a retrained run (``--force``) has a new end time."""
+    return f"{outcome.run.run_id}@{(outcome.run.read_json('status.json') or {}).get('ended', '')}"
+
+
+def remember(cache: dict, key: Any, value: Any) -> Any:
+    """Store ``value`` under ``key`` in one of this module's bounded caches (the oldest entry goes first)."""
+    while len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
+
+
 def summarise(outcomes: Sequence[RunOutcome]) -> Summary:
     """Per-seed numbers, mean ± std and paired comparisons of one protocol's outcomes (all folds × seeds).
 
     Intervals need the same test videos in every run, so they are computed when every outcome is on
     one protocol (fold); across folds only mean ± std is given.
     """
-    # one computation per write-back (the paper note and each seed's result note); a retrained run has a new end time
-    key = tuple(sorted(f"{o.run.run_id}@{(o.run.read_json('status.json') or {}).get('ended', '')}" for o in outcomes))
+    # one computation per write-back (the paper note and each seed's result note)
+    key = tuple(sorted(outcome_key(o) for o in outcomes))
     if key in _CACHE:
         return _CACHE[key]
     first = outcomes[0]
@@ -78,11 +91,7 @@ def summarise(outcomes: Sequence[RunOutcome]) -> Summary:
                 "arm's dev-EER point")
     else:
         note = "no interval across folds (their test sets differ): compare the folds' own result notes"
-    summary = Summary(arms, [o.seed for o in outcomes], per_seed, aggregate, comparisons, level, note)
-    while len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))  # the oldest
-    _CACHE[key] = summary
-    return summary
+    return remember(_CACHE, key, Summary(arms, [o.seed for o in outcomes], per_seed, aggregate, comparisons, level, note))
 
 
 def mean_std_text(agg: tuple[float, float, int]) -> str:

@@ -33,10 +33,11 @@ def build_segmentation_net(variant: str, encoder: str = "resnet18", classes: int
 
     ``decoder_channels`` is the decoder's width: smp's ``psp_out_channels`` for PSPNet (default 512),
     ``decoder_channels`` for DeepLabV3+ (default 256). ``output_stride``, ``atrous_rates`` and
-    ``deeplab_encoder_depth`` (the encoder stages DeepLabV3+ uses, smp's ``encoder_depth``: 5 by default,
-    3–5 allowed; 4 drops ResNet's layer4, so the ASPP reads layer3, at stride 16 without dilation) apply
-    to DeepLabV3+ only (PSPNet has no stride or rates, and keeps smp's encoder depth 3). smp passes keywords its model does not know on to the encoder,
-    which ignores them: so every option is named here under the keyword its model reads."""
+    ``deeplab_encoder_depth`` (the encoder stages DeepLabV3+ uses, smp's ``encoder_depth``: 5 by
+    default, 3–5 allowed; 4 leaves ResNet's layer4 out, so the ASPP reads layer3, at stride 16 without
+    dilation) apply to DeepLabV3+ only (PSPNet has no stride or rates, and keeps smp's encoder depth 3).
+    smp passes keywords its model does not know on to the encoder, which ignores them: so every option
+    is named here under the keyword its model reads."""
     smp = _offline_smp()
     if variant == "pspnet":
         options = {} if decoder_channels is None else {"psp_out_channels": int(decoder_channels)}

@@ -175,6 +175,7 @@ def render_result_body(outcome: RunOutcome, paper_link: str, plots: dict[str, st
 
 
 _INTERVALS: dict[tuple[str, str], Any] = {}  # (outcome_key, level) → the method's HTER interval
+_INTERVALS_SIZE = 4096  # finished runs: one entry each (a few hundred bytes)
 
 
 def _hter_interval(outcome: RunOutcome, level: str):
@@ -186,7 +187,7 @@ def _hter_interval(outcome: RunOutcome, level: str):
     if key not in _INTERVALS:
         rows = outcome.run.read_scores()
         dev, test = (level_tables(rows, split, "frame")["method"] for split in ("dev", "test"))
-        remember(_INTERVALS, key, run_interval(dev, test, level=level)["hter"])
+        remember(_INTERVALS, key, run_interval(dev, test, level=level)["hter"], _INTERVALS_SIZE)
     return _INTERVALS[key]
 
 

@@ -52,9 +52,9 @@ def outcome_key(outcome: RunOutcome) -> str:
     return f"{outcome.run.run_id}@{(outcome.run.read_json('status.json') or {}).get('ended', '')}"
 
 
-def remember(cache: dict, key: Any, value: Any) -> Any:
-    """Store ``value`` under ``key`` in one of this module's bounded caches (the oldest entry goes first)."""
-    while len(cache) >= _CACHE_SIZE:
+def remember(cache: dict, key: Any, value: Any, size: int = _CACHE_SIZE) -> Any:
+    """Store ``value`` under ``key`` in a bounded cache of ``size`` entries (the oldest goes first)."""
+    while len(cache) >= size:
         cache.pop(next(iter(cache)))
     cache[key] = value
     return value

@@ -62,3 +62,12 @@ def test_the_baseline_is_trained_once_per_seed_and_shared_by_the_variants(tiny_d
     reused = contexts[1].engine.stages["baseline"]
     assert reused.history == contexts[0].engine.stages["baseline"].history and reused.seconds == 0.0
     assert any("trained and scored once for seed 0" in n for n in second.notes) and not first.notes
+
+
+def test_a_deeplab_encoder_depth_smp_cannot_build_is_refused_before_training(tiny_data):
+    from vaultlab.recipes.base import RecipeError
+
+    ctx = make_context(tiny_data, "intra", HP | {"deeplab_encoder_depth": 6}, {"backbone": "deeplabv3plus", "variant": "deeplabv3plus"})
+    with pytest.raises(RecipeError, match="deeplab_encoder_depth must be 3, 4 or 5"):
+        get_recipe("depthseg").run(ctx)
+    assert not ctx.engine.stages  # nothing trained

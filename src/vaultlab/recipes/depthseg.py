@@ -98,16 +98,16 @@ class DepthSeg(Recipe):
         levels = int(ctx.get("depth_levels", 8))
         input_size = int(ctx.get("input_size") or ctx.splits.train.image_size)
         map_size = int(ctx.get("depth_size") or input_size)  # supervision and scoring resolution
-        depth = ctx.get("deeplab_encoder_depth")
-        if depth is not None and int(depth) not in (3, 4, 5):
-            raise RecipeError(f"deeplab_encoder_depth must be 3, 4 or 5 (smp's encoder stages), not {depth!r}")
+        stages = ctx.get("deeplab_encoder_depth")  # DeepLabV3+'s encoder stages; None: smp's 5
+        if stages is not None and int(stages) not in (3, 4, 5):
+            raise RecipeError(f"deeplab_encoder_depth must be 3, 4 or 5 (smp's encoder stages), not {stages!r}")
         if variant == "deeplabv3plus" and input_size % 16:
             raise RecipeError(f"DeepLabV3+ needs an input size divisible by 16 (output stride 16), not {input_size}")
 
         seed_everything(ctx.seed * 1_000 + 1)
         net = build_segmentation_net(variant, encoder, classes=levels + 1 if target == "quantised" else 1,
                                      decoder_channels=ctx.get("decoder_channels"), output_stride=ctx.get("output_stride"),
-                                     atrous_rates=ctx.get("atrous_rates"), deeplab_encoder_depth=ctx.get("deeplab_encoder_depth"))
+                                     atrous_rates=ctx.get("atrous_rates"), deeplab_encoder_depth=stages)
         net = init_network(ctx, net, load=load_encoder_weights)
         spec = ctx.batch_spec(balanced=bool(ctx.get("balanced", False)), depth_size=map_size)
         batches = ctx.engine.batches(ctx.splits.train, spec, shuffle=True, seed=ctx.seed * 1_000 + 1, steps_per_epoch=ctx.get("steps_per_epoch"))

@@ -68,8 +68,8 @@ def test_meta_test_triplet_goes_through_the_adapted_classifier():
     for alpha in (0.0, 0.5):
         model = _model()
         losses[alpha] = meta_episode(model, batch, [0, 1], [2], EpisodeWeights(step_size=alpha, margin=2.0))
-    assert float(losses[0.0]["triplet_test"]) > 0 and float(losses[0.0]["triplet_train"]) == pytest.approx(float(losses[0.5]["triplet_train"]))  # θ: unaffected by α
-    assert float(losses[0.0]["triplet_test"]) != pytest.approx(float(losses[0.5]["triplet_test"]), abs=1e-6)  # θ'_i = θ − α∇
+    assert losses[0.0]["triplet_test"].item() > 0 and losses[0.0]["triplet_train"].item() == pytest.approx(losses[0.5]["triplet_train"].item())  # θ: unaffected by α
+    assert losses[0.0]["triplet_test"].item() != pytest.approx(losses[0.5]["triplet_test"].item(), abs=1e-6)  # θ'_i = θ − α∇
 
 
 def test_meta_train_rows_do_not_enter_the_meta_test_terms():
@@ -80,8 +80,8 @@ def test_meta_train_rows_do_not_enter_the_meta_test_terms():
     a = meta_episode(_model(), batch, [0, 1], [2], weights)
     b = meta_episode(_model(), changed, [0, 1], [2], weights)
     for key in ("cls_test", "triplet_test", "depth_test", "parsing_test"):
-        assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5), key
-    assert float(a["meta_train"]) != pytest.approx(float(b["meta_train"]), rel=1e-3)
+        assert a[key].item() == pytest.approx(b[key].item(), rel=1e-5), key
+    assert a["meta_train"].item() != pytest.approx(b["meta_train"].item(), rel=1e-3)
 
 
 def test_onesidetriplet_episodes_train_and_score(tiny_data):

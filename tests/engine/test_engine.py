@@ -22,13 +22,26 @@ def _step(model):
     return step
 
 
-def _train(toy_set, tmp_path, epochs, resume=False):
+class Killed(Exception):
+    pass
+
+
+def _train(toy_set, tmp_path, epochs, resume=False, kill_at_epoch=None):
+    """Train ``epochs`` epochs; with ``kill_at_epoch`` the process "dies" at that epoch's first step."""
     torch.manual_seed(0)
     model = Tiny()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     engine = Engine(EngineOptions(device="cpu"), checkpoint_dir=tmp_path, resume=resume, quiet=True)
     batches = engine.batches(toy_set, BatchSpec(batch_size=16), shuffle=True, seed=3)
-    record = engine.fit("toy", {"model": model}, opt, batches, _step(model), epochs, seed=3)
+    steps = []
+
+    def step(batch):
+        steps.append(1)
+        if kill_at_epoch is not None and len(steps) == (kill_at_epoch - 1) * len(batches) + 1:
+            raise Killed
+        return _step(model)(batch)
+
+    record = engine.fit("toy", {"model": model}, opt, batches, step, epochs, seed=3)
     return model, record
 
 
@@ -76,11 +89,30 @@ def test_loss_falls_and_history_is_recorded(toy_set, tmp_path):
 
 def test_resume_continues_and_matches_an_uninterrupted_run(toy_set, tmp_path):
     full, _ = _train(toy_set, tmp_path / "a", epochs=3)
-    _train(toy_set, tmp_path / "b", epochs=2)  # "killed" after epoch 2
+    with pytest.raises(Killed):
+        _train(toy_set, tmp_path / "b", epochs=3, kill_at_epoch=3)  # dies after epoch 2's checkpoint
     resumed, record = _train(toy_set, tmp_path / "b", epochs=3, resume=True)
     assert record.resumed_from_epoch == 2
     for p, q in zip(full.parameters(), resumed.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_a_finished_stage_keeps_its_weights_not_its_optimizer(toy_set, tmp_path):
+    """Adam's moments are twice the weights: a finished stage's checkpoint drops them (a resume restores
+    the stage and trains nothing), an unfinished one keeps them, and a finished stage cannot be stretched."""
+    with pytest.raises(Killed):
+        _train(toy_set, tmp_path / "a", epochs=3, kill_at_epoch=3)
+    unfinished = torch.load(tmp_path / "a" / "toy.pt", weights_only=True)
+    assert unfinished["epochs_done"] == 2 and unfinished["optimizer"]["state"]
+    trained, _ = _train(toy_set, tmp_path / "b", epochs=3)
+    finished = torch.load(tmp_path / "b" / "toy.pt", weights_only=True)
+    assert finished["epochs_done"] == 3 and finished["optimizer"] is None and finished["scheduler"] is None
+    restored, record = _train(toy_set, tmp_path / "b", epochs=3, resume=True)
+    assert record.resumed_from_epoch == 3 and len(record.history) == 3
+    for a, b in zip(trained.state_dict().values(), restored.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(RuntimeError, match="finished after 3 epochs.*cannot continue to 4"):
+        _train(toy_set, tmp_path / "b", epochs=4, resume=True)
 
 
 def test_nan_guard_stops_with_a_clear_error(toy_set):

@@ -216,7 +216,7 @@ class Engine:
         """Train ``modules`` for ``epochs`` epochs of ``batches``; resumable per epoch."""
         record = StageRecord(stage)
         self.stages[stage] = record
-        start_epoch, partial = self._maybe_resume(stage, modules, optimizer, scheduler, record)
+        start_epoch, partial = self._maybe_resume(stage, modules, optimizer, scheduler, record, epochs)
         if start_epoch >= epochs:
             self._say(f"[dim]{stage}: all {epochs} epochs restored from checkpoint[/dim]")
             return record
@@ -275,7 +275,8 @@ class Engine:
                 entry = {"epoch": epoch + 1, "step": global_step, "seconds": round(seconds, 3),
                          "img_per_s": round(seen / max(seconds, 1e-9), 1), **{k: v / n for k, v in sums.items()}}
                 record.history.append(entry)
-                self._save_checkpoint(stage, modules, optimizer, scheduler, epoch + 1, record)
+                self._save_checkpoint(stage, modules, optimizer, scheduler, epoch + 1, record,
+                                      finished=epoch + 1 == epochs)
                 self.heartbeat(f"{stage} epoch {epoch + 1}/{epochs}")
                 if _STOP.is_set():
                     self._preempt(stage, modules, optimizer, scheduler, epoch + 1, record, None)
@@ -317,17 +318,22 @@ class Engine:
     def _checkpoint_path(self, stage: str) -> Path | None:
         return None if self.checkpoint_dir is None else self.checkpoint_dir / f"{stage}.pt"
 
-    def _save_checkpoint(self, stage, modules, optimizer, scheduler, epochs_done, record, partial=None) -> None:
+    def _save_checkpoint(self, stage, modules, optimizer, scheduler, epochs_done, record, partial=None,
+                         finished: bool = False) -> None:
         """Snapshot the state to CPU now, write it in a background thread: the next epoch trains while a
         large model's checkpoint (ResNet-50 with Adam: 280 MB, 0.5 s) goes to disk. One write at a time;
-        the stage waits for the last one before it returns, so a finished stage's file is complete."""
+        the stage waits for the last one before it returns, so a finished stage's file is complete.
+
+        A finished stage keeps its weights and history only: nothing resumes its optimizer (a resume
+        restores the stage and trains nothing), and Adam's two moments are twice the weights' size."""
         path = self._checkpoint_path(stage)
         if path is None or self.group.rank > 0:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         state = _snapshot({"epochs_done": epochs_done, "modules": {k: m.state_dict() for k, m in modules.items()},
-                           "optimizer": optimizer.state_dict(), "history": record.history,
-                           "scheduler": None if scheduler is None else scheduler.state_dict(), "partial": partial})
+                           "optimizer": None if finished else optimizer.state_dict(), "history": record.history,
+                           "scheduler": None if finished or scheduler is None else scheduler.state_dict(),
+                           "partial": partial})
         self._flush_checkpoint()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="vaultlab-checkpoint")
@@ -345,14 +351,19 @@ class Engine:
         finally:
             self._flush_checkpoint()
 
-    def _maybe_resume(self, stage, modules, optimizer, scheduler, record) -> int:
+    def _maybe_resume(self, stage, modules, optimizer, scheduler, record, epochs: int):
         path = self._checkpoint_path(stage)
         if not (self.resume and path is not None and path.exists()):
             return 0, None
         state = torch.load(path, map_location=self.device, weights_only=True)
         for k, m in modules.items():
             m.load_state_dict(state["modules"][k])
-        optimizer.load_state_dict(state["optimizer"])
+        if state["optimizer"] is None:  # a finished stage's weights: restored, never trained further
+            if int(state["epochs_done"]) < epochs:
+                raise RuntimeError(f"{path}: holds stage {stage!r} finished after {state['epochs_done']} epochs, "
+                                   f"without its optimizer state, so it cannot continue to {epochs} epochs")
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
         record.history = list(state["history"])

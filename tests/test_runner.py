@@ -57,7 +57,20 @@ def test_seeds_trained_in_worker_processes_give_the_numbers_of_seeds_trained_in_
     in_turn = [o.run.read_scores() for o in runner.execute(p, root, console=quiet, quiet=True)]
     monkeypatch.setattr(runner, "seed_workers", lambda plan, n: (2, 1))
     monkeypatch.setattr("vaultlab.runs.HEARTBEAT_EVERY_S", 0.005)  # heartbeats race with every status write, if two processes wrote
+    order = root / "order.log"  # the parent imports what the workers need once, before it forks them
+    imports, worker = runner.import_for_workers, runner._seed_worker
+
+    def logged(what, fn):
+        def call(*args, **kwargs):
+            with order.open("a") as f:
+                f.write(f"{what}\n")
+            return fn(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(runner, "import_for_workers", logged("imports", imports))
+    monkeypatch.setattr(runner, "_seed_worker", logged("worker", worker))
     at_once = runner.execute(p, root, force=True, console=quiet, quiet=True)
+    assert order.read_text().split() == ["imports", "worker", "worker"]
     assert [o.seed for o in at_once] == [0, 1] and not any(o.reused for o in at_once)
     assert [o.run.read_scores() for o in at_once] == in_turn
     assert all(o.run.state() == "done" and o.metrics and o.history for o in at_once)

@@ -351,7 +351,7 @@ class Engine:
         finally:
             self._flush_checkpoint()
 
-    def _maybe_resume(self, stage, modules, optimizer, scheduler, record, epochs: int):
+    def _maybe_resume(self, stage, modules, optimizer, scheduler, record, epochs: int) -> tuple[int, dict | None]:
         path = self._checkpoint_path(stage)
         if not (self.resume and path is not None and path.exists()):
             return 0, None

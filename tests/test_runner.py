@@ -142,3 +142,26 @@ def test_a_seed_worker_ends_when_its_parent_is_killed(tmp_path):
     while time.time() < deadline and pid_alive(child):
         time.sleep(0.05)
     assert not pid_alive(child)
+
+
+def test_a_reused_run_trained_by_other_code_is_named(plan):
+    """Runs are reused by spec; when the code that trained one is not this code, the user is told which."""
+    import io
+    import json
+
+    root, p = plan
+    p.seeds = [0]
+    runner._LOADED.clear()
+    [first] = runner.execute(p, root, console=Console(quiet=True), quiet=True)
+
+    def reuse() -> str:
+        out = io.StringIO()
+        [again] = runner.execute(p, root, console=Console(file=out, width=300), quiet=True)
+        assert again.reused and again.run.read_scores() == first.run.read_scores()
+        return out.getvalue()
+
+    assert "already done" in (same := reuse()) and "trained by" not in same
+    environment = first.run.path / "environment.json"
+    environment.write_text(json.dumps(json.loads(environment.read_text()) | {"vaultlab": "0.0.9", "vaultlab_commit": "0123456789ab"}))
+    other = reuse()
+    assert f"trained by vaultlab 0.0.9 (commit 0123456789ab); this is {runner.code_version()}" in other.replace("\n", " ")

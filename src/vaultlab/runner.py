@@ -21,7 +21,7 @@ from rich.console import Console
 
 from vaultlab.data.protocols import SPLITS_VERSION, domains_read, make_splits
 from vaultlab.data.sampleset import SampleSet, Splits
-from vaultlab.runs import RunDir, RunStore, environment_info, make_run_id, spec_hash
+from vaultlab.runs import RunDir, RunStore, code_version, environment_info, make_run_id, spec_hash
 
 _STARTED = time.time()  # this command's start: with --force, only arms shared by runs since then are reused
 
@@ -163,6 +163,9 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
         run = store.get(plan.run_id(seed))
         if not force and run.state() == "done":
             console.print(f"[dim]{run.run_id}: already done — reusing its scores (--force to retrain)[/dim]")
+            if trained_by := run.trained_by_other_code():  # same spec, other code: its numbers are that code's
+                console.print(f"[yellow]{run.run_id}: trained by {trained_by}; this is {code_version()}. Its scores are that "
+                              "code's: --force retrains it with this one[/yellow]")
             outcomes[seed] = outcome_from_run(plan, seed, run)
             continue
         if run.state() in ("interrupted", "failed", "stale", "running") and not resume:

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,16 @@ class RunDir:
     def read_json(self, name: str, default: Any = None) -> Any:
         p = self.path / name
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else default
+
+    def trained_by_other_code(self) -> str | None:
+        """The code that trained this run ("vaultlab V (commit C)"), when it is not the running code:
+        runs are reused by spec, so a reused run's numbers may come from older recipes. None when it is
+        the same code or the run records none."""
+        environment = self.read_json("environment.json") or {}
+        if not environment.get("vaultlab"):
+            return None
+        trained_by = code_version(environment)
+        return None if trained_by == code_version() else trained_by
 
     def write_json(self, name: str, obj: Any) -> None:
         if is_writer():
@@ -313,10 +324,25 @@ def environment_info(device: str, vault_root: Path | None = None) -> dict[str, A
     from vaultlab import __version__
 
     info["vaultlab"] = __version__
-    info["vaultlab_commit"] = _git_commit(Path(__file__).resolve().parent)
+    info["vaultlab_commit"] = _code_commit()
     if vault_root is not None:
         info["vault_commit"] = _git_commit(vault_root)  # when the vault itself is a git repository
     return info
+
+
+def code_version(environment: dict[str, Any] | None = None) -> str:
+    """"vaultlab VERSION (commit C)" of a run's ``environment.json``, or of the running code when None."""
+    if environment is None:
+        from vaultlab import __version__
+
+        environment = {"vaultlab": __version__, "vaultlab_commit": _code_commit()}
+    commit = environment.get("vaultlab_commit")
+    return f"vaultlab {environment.get('vaultlab', '?')}" + (f" (commit {commit})" if commit else "")
+
+
+@lru_cache(maxsize=1)
+def _code_commit() -> str | None:
+    return _git_commit(Path(__file__).resolve().parent)
 
 
 def _git_commit(folder: Path) -> str | None:

@@ -126,7 +126,8 @@ def decide(point: Point, max_attempts: int) -> Decision:
     if state == "queued" and status.get("slurm_job") and slurm_job_gone(status["slurm_job"]):
         state = "stale"  # its job left the queue without ever starting (cancelled, or the submission was lost)
     if state == "done":
-        return Decision("skip", "done")
+        trained_by = point.run.trained_by_other_code()
+        return Decision("skip", f"done, trained by {trained_by}" if trained_by else "done")
     if state in ("running", "queued"):
         return Decision("busy", f"{state} {where(point.run.status())}".strip())
     if state in RETRYABLE and attempts >= max_attempts:

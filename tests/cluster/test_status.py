@@ -16,7 +16,7 @@ from tests.cluster.sweep_fixtures import slurm  # noqa: F401 (a one-node cluster
 from vaultlab import runs
 from vaultlab.cli import app
 from vaultlab.runs import RunDir, RunStore, state_of
-from vaultlab.sweep import Point, decide, expand_sets, split_values
+from vaultlab.sweep import Decision, Point, decide, expand_sets, split_values
 from tests.conftest import copy_example_vault
 
 
@@ -99,7 +99,9 @@ def test_retry_cap_and_busy_points(tmp_path):
     run.set_status("failed", error="boom")
     assert decide(point, 2).action == "gave up"
     run.set_status("done")
-    assert decide(point, 2).action == "skip"
+    assert decide(point, 2) == Decision("skip", "done")
+    run.write_json("environment.json", {"vaultlab": "0.0.9", "vaultlab_commit": None})  # trained by other code: said
+    assert decide(point, 2) == Decision("skip", "done, trained by vaultlab 0.0.9")
 
 
 def test_status_lists_state_heartbeat_age_and_where_at_80_columns(tmp_path, monkeypatch):

@@ -160,8 +160,8 @@ def test_a_reused_run_trained_by_other_code_is_named(plan):
         assert again.reused and again.run.read_scores() == first.run.read_scores()
         return out.getvalue()
 
-    assert "already done" in (same := reuse()) and "trained by" not in same
+    assert "already done — reusing its scores" in (same := reuse()) and "already done, by" not in same
     environment = first.run.path / "environment.json"
     environment.write_text(json.dumps(json.loads(environment.read_text()) | {"vaultlab": "0.0.9", "vaultlab_commit": "0123456789ab"}))
     other = reuse()
-    assert f"trained by vaultlab 0.0.9 (commit 0123456789ab); this is {runner.code_version()}" in other.replace("\n", " ")
+    assert f"already done, by vaultlab 0.0.9 (commit 0123456789ab); this is {runner.code_version()}" in other.replace("\n", " ")

@@ -162,10 +162,11 @@ def execute(plan: RunPlan, vault_root: Path, *, resume: bool = False, force: boo
     for seed in plan.seeds:
         run = store.get(plan.run_id(seed))
         if not force and run.state() == "done":
-            console.print(f"[dim]{run.run_id}: already done — reusing its scores (--force to retrain)[/dim]")
             if trained_by := run.trained_by_other_code():  # same spec, other code: its numbers are that code's
-                console.print(f"[yellow]{run.run_id}: trained by {trained_by}; this is {code_version()}. Its scores are that "
-                              "code's: --force retrains it with this one[/yellow]")
+                console.print(f"[yellow]{run.run_id}: already done, by {trained_by}; this is {code_version()} — reusing "
+                              "that code's scores (--force retrains it with this one)[/yellow]")
+            else:
+                console.print(f"[dim]{run.run_id}: already done — reusing its scores (--force to retrain)[/dim]")
             outcomes[seed] = outcome_from_run(plan, seed, run)
             continue
         if run.state() in ("interrupted", "failed", "stale", "running") and not resume:

@@ -321,10 +321,7 @@ def environment_info(device: str, vault_root: Path | None = None) -> dict[str, A
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
-    from vaultlab import __version__
-
-    info["vaultlab"] = __version__
-    info["vaultlab_commit"] = _code_commit()
+    info.update(_running_code())
     if vault_root is not None:
         info["vault_commit"] = _git_commit(vault_root)  # when the vault itself is a git repository
     return info
@@ -332,17 +329,17 @@ def environment_info(device: str, vault_root: Path | None = None) -> dict[str, A
 
 def code_version(environment: dict[str, Any] | None = None) -> str:
     """"vaultlab VERSION (commit C)" of a run's ``environment.json``, or of the running code when None."""
-    if environment is None:
-        from vaultlab import __version__
-
-        environment = {"vaultlab": __version__, "vaultlab_commit": _code_commit()}
+    environment = _running_code() if environment is None else environment
     commit = environment.get("vaultlab_commit")
     return f"vaultlab {environment.get('vaultlab', '?')}" + (f" (commit {commit})" if commit else "")
 
 
 @lru_cache(maxsize=1)
-def _code_commit() -> str | None:
-    return _git_commit(Path(__file__).resolve().parent)
+def _running_code() -> dict[str, str | None]:
+    """The running vaultlab's version and git commit, as ``environment.json`` records them."""
+    from vaultlab import __version__
+
+    return {"vaultlab": __version__, "vaultlab_commit": _git_commit(Path(__file__).resolve().parent)}
 
 
 def _git_commit(folder: Path) -> str | None:
